@@ -134,7 +134,10 @@ mod tests {
         let cases = [
             ("alice@example.com", "alice@example.com"),
             ("  Alice@Example.COM\t", "alice@example.com"),
-            ("first.last+tag@sub.example.co.uk", "first.last+tag@sub.example.co.uk"),
+            (
+                "first.last+tag@sub.example.co.uk",
+                "first.last+tag@sub.example.co.uk",
+            ),
             ("o'brien@example.ie", "o'brien@example.ie"),
             ("JÖRG@bücher.de", "jörg@bücher.de"),
         ];
@@ -167,10 +170,7 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(EmailAddress::parse(input), Err(expected), "{input:?}");
         }
-        assert_eq!(
-            EmailAddress::parse("a@1.2"),
-            Err(EmailError::InvalidDomain)
-        );
+        assert_eq!(EmailAddress::parse("a@1.2"), Err(EmailError::InvalidDomain));
     }
 
     #[test]
@@ -185,7 +185,10 @@ mod tests {
     fn parts_are_split_at_the_at_sign() {
         let a = EmailAddress::parse("Bob.Smith@Mail.Example.com").ok();
         assert_eq!(a.as_ref().map(EmailAddress::local_part), Some("bob.smith"));
-        assert_eq!(a.as_ref().map(EmailAddress::domain), Some("mail.example.com"));
+        assert_eq!(
+            a.as_ref().map(EmailAddress::domain),
+            Some("mail.example.com")
+        );
     }
 
     #[test]

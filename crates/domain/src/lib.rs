@@ -1,3 +1,5 @@
 #![doc = include_str!("../README.md")]
 
+pub mod campaign;
 pub mod email;
+pub mod validation;

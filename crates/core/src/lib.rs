@@ -1,1 +1,15 @@
-//! placeholder
+//! Reachkit's use cases and the ports they drive.
+//!
+//! Services hold `Arc<dyn Port>`; adapters (Postgres, mail, HTTP) implement or call them. Every
+//! port method is one atomic step: the adapter owns the transaction. Time comes from the
+//! [`clock::Clock`] port, never from the system clock directly.
+
+pub mod api_keys;
+pub mod blocklist;
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod paging;
+pub mod workspaces;
+
+pub use error::StoreError;

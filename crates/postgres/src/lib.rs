@@ -1,1 +1,20 @@
-//! placeholder
+//! Reachkit's PostgreSQL adapter.
+//!
+//! Implements the storage ports of `reachkit-core` with diesel + diesel-async over a deadpool
+//! connection pool, and runs the embedded migrations. Driver errors are translated to
+//! [`reachkit_core::StoreError`] here and never leave this crate.
+
+mod api_keys;
+mod blocklist;
+mod error;
+mod migrate;
+mod pool;
+#[rustfmt::skip]
+mod schema;
+mod workspaces;
+
+pub use api_keys::PgApiKeyRepository;
+pub use blocklist::PgBlocklistRepository;
+pub use migrate::{MigrationError, run_migrations};
+pub use pool::{Db, PoolSettings};
+pub use workspaces::PgWorkspaceRepository;

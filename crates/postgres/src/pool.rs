@@ -1,0 +1,69 @@
+//! The connection pool shared by every repository.
+
+use std::time::Duration;
+
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use reachkit_core::StoreError;
+
+use crate::error::from_pool;
+
+/// How the pool is sized and how long a caller waits for a connection.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    pub max_connections: usize,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A handle on the database: cheap to clone, shared by all repositories.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<AsyncPgConnection>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("Db")
+            .field("size", &status.size)
+            .field("available", &status.available)
+            .finish()
+    }
+}
+
+impl Db {
+    /// Builds the pool and checks that the database answers.
+    ///
+    /// # Errors
+    /// When the pool cannot be built or no connection can be made.
+    pub async fn connect(url: &str, settings: PoolSettings) -> anyhow::Result<Self> {
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        let pool = Pool::builder(manager)
+            .max_size(settings.max_connections)
+            .wait_timeout(Some(settings.acquire_timeout))
+            .create_timeout(Some(settings.acquire_timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()?;
+        let db = Self { pool };
+        let _check = db
+            .conn()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("cannot connect to the database"))?;
+        Ok(db)
+    }
+
+    /// A connection from the pool.
+    pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
+        self.pool.get().await.map_err(from_pool)
+    }
+}

@@ -2,4 +2,5 @@
 
 pub mod campaign;
 pub mod email;
+pub mod schedule;
 pub mod validation;

@@ -1,1 +1,57 @@
-//! placeholder
+//! Reachkit's HTTP adapter: the REST API of `reachkit-api.md` on actix-web.
+//!
+//! Handlers translate between HTTP and the services of `reachkit-core`; they know services and
+//! domain types, never the database or mail adapters. Every response is in the contract's
+//! envelope, actix's own rejections included.
+
+pub mod auth;
+mod blocklist;
+pub mod envelope;
+pub mod error;
+pub mod extract;
+pub mod request_log;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, Resource, web};
+use reachkit_core::api_keys::ApiKeyService;
+use reachkit_core::blocklist::BlocklistService;
+use serde_json::json;
+
+use crate::error::ApiError;
+
+/// The services the API drives.
+#[derive(Clone, Debug)]
+pub struct Services {
+    pub api_keys: ApiKeyService,
+    pub blocklist: BlocklistService,
+}
+
+/// A route resource whose unsupported methods answer 405 in the envelope.
+pub(crate) fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(|| async {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed)
+    }))
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound("not found"))
+}
+
+async fn health() -> HttpResponse {
+    envelope::data(StatusCode::OK, json!({ "status": "ok" }))
+}
+
+/// Mounts the whole API: `/api/v1/...`, `/health`, and the envelope for unknown paths.
+pub fn configure(services: Services) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::new(services.api_keys))
+            .app_data(web::Data::new(services.blocklist))
+            .app_data(web::PayloadConfig::new(extract::MAX_JSON_BYTES))
+            .app_data(extract::query_config())
+            .app_data(extract::path_config())
+            .app_data(extract::json_config())
+            .service(resource("/health").route(web::get().to(health)))
+            .service(web::scope("/api/v1").configure(blocklist::routes))
+            .default_service(web::to(not_found));
+    }
+}

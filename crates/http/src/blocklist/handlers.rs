@@ -1,0 +1,90 @@
+//! Blocklist handlers: translate HTTP to the blocklist service and back.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use reachkit_core::blocklist::{BlocklistError, BlocklistService, BlocklistSort};
+use reachkit_core::ids::BlocklistEntryId;
+use reachkit_core::paging::DEFAULT_PAGE_SIZE;
+
+use super::dto::{CheckDto, CheckParams, CreateRequest, EntryDto};
+use crate::auth::Authenticated;
+use crate::envelope;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ListParams, path_id};
+
+const NOT_FOUND: &str = "blocklist entry not found";
+
+fn api_error(e: BlocklistError) -> ApiError {
+    match e {
+        BlocklistError::InvalidEmail(reason) => ApiError::invalid_field("email", reason),
+        BlocklistError::NotFound => ApiError::NotFound(NOT_FOUND),
+        BlocklistError::Store(e) => e.into(),
+    }
+}
+
+/// `GET /blocklist`
+pub async fn index(
+    auth: Authenticated,
+    service: web::Data<BlocklistService>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let query = params.into_inner().into_query(
+        DEFAULT_PAGE_SIZE,
+        BlocklistSort::parse,
+        BlocklistSort::ALLOWED,
+    )?;
+    let page = service
+        .list(auth.workspace_id, &query)
+        .await
+        .map_err(api_error)?;
+    Ok(envelope::page(page, EntryDto::from))
+}
+
+/// `POST /blocklist`: 201 with the new entry, or 200 with the existing one when the address was
+/// already blocked.
+pub async fn create(
+    auth: Authenticated,
+    service: web::Data<BlocklistService>,
+    body: ApiJson<CreateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let added = service
+        .add(auth.workspace_id, &body.0.email)
+        .await
+        .map_err(api_error)?;
+    let status = if added.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(envelope::data(status, EntryDto::from(added.entry)))
+}
+
+/// `GET /blocklist/check?email=`
+pub async fn check(
+    auth: Authenticated,
+    service: web::Data<BlocklistService>,
+    params: web::Query<CheckParams>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(email) = params.into_inner().email else {
+        return Err(ApiError::invalid_field("email", "is required"));
+    };
+    let blocked = service
+        .is_blocked(auth.workspace_id, &email)
+        .await
+        .map_err(api_error)?;
+    Ok(envelope::data(StatusCode::OK, CheckDto { blocked }))
+}
+
+/// `DELETE /blocklist/{id}`
+pub async fn delete(
+    auth: Authenticated,
+    service: web::Data<BlocklistService>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: BlocklistEntryId = path_id(&id, NOT_FOUND)?;
+    service
+        .delete(auth.workspace_id, id)
+        .await
+        .map_err(api_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}

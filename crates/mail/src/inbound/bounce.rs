@@ -6,7 +6,9 @@ use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 use super::dsn::{self, DsnRecipient};
 use super::reason::{BounceReason, reason};
-use super::text::{addresses, contains_any, dsn_address, squash, status_from_text};
+use super::text::{
+    addresses, contains_any, dsn_address, enhanced_codes, squash, status_from_text,
+};
 use super::{BounceInfo, BouncedRecipient, header};
 
 /// What the report-level look at a message found.
@@ -143,6 +145,8 @@ fn is_original_marker(line: &str) -> bool {
             ],
         ))
         || l.starts_with("original message headers:")
+        || l == "message headers follow."
+        || l == "original mail as follows:"
         || l == "content-type: message/rfc822"
 }
 
@@ -268,6 +272,27 @@ const BOUNCE_PHRASES: &[&str] = &[
     "配信",
 ];
 
+/// Phrases that say "your message was not delivered" on their own.
+const STRONG_PHRASES: &[&str] = &[
+    "could not be delivered",
+    "couldn't be delivered",
+    "was not delivered",
+    "wasn't delivered",
+    "undeliverable",
+    "delivery has failed",
+    "delivery failed",
+    "permanent error",
+    "unable to deliver",
+];
+
+fn has_attached_message(message: &Message<'_>) -> bool {
+    message
+        .parts
+        .iter()
+        .skip(1)
+        .any(|p| matches!(p.body, PartType::Message(_)))
+}
+
 fn is_daemon_sender(message: &Message<'_>) -> bool {
     let Some(from) = message.from().and_then(|a| a.first()) else {
         // No parseable From at all is typical of old MTAs' bounces, never of people.
@@ -353,11 +378,8 @@ fn anchored(notification: &str, exclude: &HashSet<String>) -> Vec<Candidate> {
     let mut anchors: Vec<(String, usize, usize)> = Vec::new();
     let mut offset = 0;
     for line in notification.split_inclusive('\n') {
-        let lead = line.len() - line.trim_start().len();
-        let trimmed = line.trim_start();
-        let skip = usize::from(trimmed.starts_with(['<', '"', '\'']));
-        if let Some(found) = addresses(line).into_iter().next() {
-            if found.start == lead + skip && !exclude.contains(&found.address) {
+        if let Some(found) = anchor_in_line(line) {
+            if !exclude.contains(&found.address) && !is_daemon_address(&found.address) {
                 anchors.push((found.address, offset, offset + found.end));
             }
         }
@@ -386,6 +408,45 @@ fn anchored(notification: &str, exclude: &HashSet<String>) -> Vec<Candidate> {
         }
     }
     out
+}
+
+/// Labels some MTAs put before the failed address.
+const RECIPIENT_LABELS: &[&str] = &[
+    "recipient address:",
+    "failed recipient:",
+    "original recipient:",
+    "unknown recipient:",
+    "invalid recipient:",
+    "recipient:",
+    "address:",
+];
+
+/// The address a line starts with (after indentation, an optional bracket or quote, an
+/// optional recipient label or a transcript's reply code such as `554 <a@b>...`).
+fn anchor_in_line(line: &str) -> Option<super::text::Found> {
+    let trimmed = line.trim_start();
+    let mut pos = line.len() - trimmed.len();
+    let lower = trimmed.to_ascii_lowercase();
+    if let Some(label) = RECIPIENT_LABELS.iter().find(|l| lower.starts_with(*l)) {
+        pos += label.len();
+    } else {
+        let b = trimmed.as_bytes();
+        if b.len() > 5 && b[..3].iter().all(u8::is_ascii_digit) && b[3] == b' ' && b[4] == b'<' {
+            pos += 4;
+        }
+    }
+    let rest = &line[pos..];
+    pos += rest.len() - rest.trim_start().len();
+    let skip = usize::from(line[pos..].starts_with(['<', '"', '\'', '[']));
+    addresses(line)
+        .into_iter()
+        .find(|f| f.start >= pos)
+        .filter(|f| f.start == pos + skip)
+}
+
+fn is_daemon_address(address: &str) -> bool {
+    let local = address.split('@').next().unwrap_or_default();
+    DAEMON_LOCAL_PARTS.contains(&local)
 }
 
 /// The best single address in free text: words around it that point to a recipient count up,
@@ -471,7 +532,8 @@ fn is_success(record: &DsnRecipient) -> bool {
     match record.action.as_deref() {
         Some(a) => {
             let a = a.split_whitespace().next().unwrap_or_default();
-            matches!(a, "delivered" | "relayed" | "expanded")
+            matches!(a, "delivered" | "relayed" | "expanded" | "deliverable")
+                || (a != "failed" && a != "delayed" && record.status.as_deref().is_some_and(|s| s.starts_with('2')))
         }
         None => record.status.as_deref().is_some_and(|s| s.starts_with('2')),
     }
@@ -488,7 +550,12 @@ fn from_dsn(records: &[DsnRecipient], notification: &str, subject: &str) -> Vec<
                 .as_deref()
                 .is_some_and(|a| a.starts_with("delayed"));
             let diagnostic = r.diagnostic.clone().unwrap_or_default();
-            let mut status = r.status.clone();
+            // The code inside the remote server's own answer is more specific than the
+            // reporting MTA's summary `Status` (often `5.0.0`, sometimes plain wrong).
+            let mut status = enhanced_codes(&diagnostic)
+                .into_iter()
+                .find(|c| c.starts_with(['4', '5']))
+                .or_else(|| r.status.clone());
             if status.is_none() {
                 status = status_from_text(&diagnostic);
             }
@@ -511,6 +578,17 @@ fn from_dsn(records: &[DsnRecipient], notification: &str, subject: &str) -> Vec<
 /// bodies are `body`.
 pub(crate) fn examine(message: &Message<'_>, body: &str) -> Outcome {
     let parts = gather(message);
+    // A broken MIME structure (a multipart without its boundaries) leaves no text body: read
+    // the raw body instead.
+    let raw_body;
+    let body = if body.trim().is_empty() && parts.delivery_status.is_empty() {
+        let raw = message.raw_message();
+        let start = message.root_part().raw_body_offset() as usize;
+        raw_body = String::from_utf8_lossy(raw.get(start..).unwrap_or_default()).into_owned();
+        raw_body.as_str()
+    } else {
+        body
+    };
     if parts.feedback {
         return Outcome::Complaint;
     }
@@ -593,10 +671,14 @@ pub(crate) fn examine(message: &Message<'_>, body: &str) -> Outcome {
     let notification_lc = notification.to_lowercase();
     let phrase = contains_any(&notification_lc, BOUNCE_PHRASES);
     let dsn_in_text = notification_lc.contains("final-recipient:");
+    let returned_attached = has_attached_message(message);
     let is_bounce = !x_failed.is_empty()
         || (!forwarded_by_person
             && (daemon || bounce_subject)
-            && (phrase || dsn_in_text || (daemon && bounce_subject)));
+            && (phrase || dsn_in_text || (daemon && bounce_subject)))
+        || (!forwarded_by_person
+            && returned_attached
+            && contains_any(&notification_lc, STRONG_PHRASES));
     if !is_bounce {
         return Outcome::NotABounce;
     }
@@ -627,7 +709,13 @@ pub(crate) fn examine(message: &Message<'_>, body: &str) -> Outcome {
         exclude.remove(to);
     }
 
-    let mut candidates = anchored(notification, &exclude);
+    // Anchored addresses are strong evidence: only the bounce's own sender is excluded (some
+    // anonymised samples send from and to the same address).
+    let mut anchor_exclude: HashSet<String> = HashSet::new();
+    for h in message.headers_raw().filter(|(n, _)| n.eq_ignore_ascii_case("from")) {
+        anchor_exclude.extend(addresses(h.1).into_iter().map(|f| f.address));
+    }
+    let mut candidates = anchored(notification, &anchor_exclude);
     if !x_failed.is_empty() {
         let mut from_header: Vec<Candidate> = x_failed
             .iter()

@@ -4,7 +4,7 @@
 //! (the per-message fields, then one block per recipient). Real reports bend that shape, so a
 //! recipient record also starts whenever a second `Final-Recipient` turns up in the same block.
 
-use super::text::{dsn_address, squash};
+use super::text::{dsn_address, is_plausible, squash};
 
 /// One per-recipient block of a delivery-status report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,10 +18,15 @@ pub(crate) struct DsnRecipient {
 }
 
 impl DsnRecipient {
+    /// `Final-Recipient`, unless only `Original-Recipient` is a plausible address (some MTAs
+    /// put internal routes such as `user@server` in `Final-Recipient`).
     pub(crate) fn address(&self) -> Option<&str> {
-        self.final_recipient
-            .as_deref()
-            .or(self.original_recipient.as_deref())
+        let finals = self.final_recipient.as_deref();
+        let original = self.original_recipient.as_deref();
+        if finals.is_some_and(is_plausible) {
+            return finals;
+        }
+        original.filter(|o| is_plausible(o)).or(finals).or(original)
     }
 
     fn is_empty(&self) -> bool {

@@ -45,7 +45,9 @@ impl BounceReason {
     #[must_use]
     pub fn is_hard(self, status: Option<&str>) -> bool {
         match self {
-            Self::UserUnknown | Self::HostUnknown | Self::HasMoved => true,
+            Self::UserUnknown | Self::HasMoved => true,
+            // A DNS failure reported as temporary (`4.x.x`) may clear up by itself.
+            Self::HostUnknown => !status.is_some_and(|s| s.starts_with('4')),
             // A temporary "does not accept mail" is a remote hiccup, not a verdict on the domain.
             Self::NotAccept => !status.is_some_and(|s| s.starts_with('4')),
             _ => false,
@@ -165,7 +167,6 @@ const HOST_UNKNOWN: &[&str] = &[
     "domain not found",
     "host or domain name not found",
     "name or service not known",
-    "name service error",
     "host name lookup failure",
     "domain does not exist",
     "domain name not found",
@@ -177,7 +178,61 @@ const HOST_UNKNOWN: &[&str] = &[
     "no mx for",
     "bad destination host",
     "illegal host",
+    "domain is not reachable",
+    "domain isn't reachable",
 ];
+
+/// Rejections of the recipient that name no cause: a bad address unless policy words say
+/// otherwise (Microsoft 365 answers unknown recipients with "Recipient address rejected:
+/// Access denied").
+const WEAK_USER_UNKNOWN: &[&str] = &[
+    "recipient address rejected",
+    "address rejected",
+    "recipient rejected",
+    "mailbox unavailable",
+];
+
+/// Words that make a recipient rejection a policy decision rather than a bad address.
+const POLICY_WORDS: &[&str] = &[
+    "spam",
+    "policy",
+    "greylist",
+    "graylist",
+    "block",
+    "blacklist",
+    "rbl",
+    "dnsbl",
+    "listed",
+    "reputation",
+    "spf",
+    "dmarc",
+    "dkim",
+    "rate",
+    "too many",
+    "virus",
+    "content",
+    "relay",
+    "try again",
+    "try later",
+];
+
+/// The failure happened after the message was sent (`DATA`), not when the recipient was
+/// named: a "user unknown" there is a content filter's answer and says nothing about the
+/// address.
+const AFTER_DATA: &[&str] = &[
+    ">>> data",
+    "after data",
+    "after end of data",
+    "end of data command",
+    "in reply to data command",
+    "for text command",
+];
+
+/// The failure names the recipient explicitly (`RCPT TO`).
+const AT_RCPT: &[&str] = &["rcpt to", "does not like recipient", "rcpt command"];
+
+/// The failure concerns our sender address, not the recipient.
+const SENDER_SIDE: &[&str] = &["after mail from", "in reply to mail from", "sender address rejected"];
 
 const NOT_ACCEPT: &[&str] = &[
     "does not accept mail",
@@ -261,14 +316,31 @@ pub(crate) fn reason(diagnostic: &str, status: Option<&str>) -> BounceReason {
     if contains_any(&text, HOST_UNKNOWN) {
         return BounceReason::HostUnknown;
     }
+    if contains_any(&text, SENDER_SIDE) {
+        return BounceReason::Rejected;
+    }
+    let status_subject = status.and_then(|s| s.split('.').nth(1));
+    let explicit_user_unknown = status.is_some_and(|s| s.ends_with(".1.1"));
     if contains_any(&text, USER_UNKNOWN) {
-        return BounceReason::UserUnknown;
+        // Sisimai's "filtered": a user-unknown answer to the message (after DATA), or with a
+        // 5.2.x mailbox status, without the recipient being named at RCPT time.
+        let filtered = !explicit_user_unknown
+            && !contains_any(&text, AT_RCPT)
+            && (contains_any(&text, AFTER_DATA) || status_subject == Some("2"));
+        return if filtered {
+            BounceReason::Rejected
+        } else {
+            BounceReason::UserUnknown
+        };
     }
     if let Some(from_status) = status.and_then(reason_from_status) {
         return from_status;
     }
     if contains_any(&text, TOO_BIG) {
         return BounceReason::MessageTooBig;
+    }
+    if contains_any(&text, WEAK_USER_UNKNOWN) && !contains_any(&text, POLICY_WORDS) {
+        return BounceReason::UserUnknown;
     }
     if contains_any(&text, REJECTED) {
         return BounceReason::Rejected;
@@ -292,7 +364,6 @@ fn reason_from_status(status: &str) -> Option<BounceReason> {
         ("2", "2") => Some(BounceReason::MailboxFull),
         ("2", "1") => Some(BounceReason::Suspended),
         ("3", "4") | ("2", "3") => Some(BounceReason::MessageTooBig),
-        ("7", _) => Some(BounceReason::Rejected),
         ("4", "7") => Some(BounceReason::Expired),
         _ => None,
     }

@@ -46,7 +46,7 @@ pub(crate) fn addresses(text: &str) -> Vec<Found> {
         }
         let mut local = &text[start..at];
         let mut domain = &text[at + 1..end];
-        local = local.trim_start_matches(['.', '\'', '`', '=', '/', '|', '{', '}']);
+        local = local.trim_start_matches(['.', '\'', '`', '/', '|', '{', '}']);
         domain = domain.trim_end_matches(['.', '-']);
         let local_start = at - local.len();
         if local.is_empty() || domain.is_empty() {
@@ -72,6 +72,11 @@ pub(crate) fn addresses(text: &str) -> Vec<Found> {
     out
 }
 
+/// Whether `address` is one our scanner accepts whole (a plausible routable address).
+pub(crate) fn is_plausible(address: &str) -> bool {
+    addresses(address).first().is_some_and(|f| f.address.len() == address.len())
+}
+
 /// The first address in `text`, if any.
 pub(crate) fn first_address(text: &str) -> Option<String> {
     addresses(text).into_iter().next().map(|f| f.address)
@@ -84,9 +89,15 @@ pub(crate) fn dsn_address(value: &str) -> Option<String> {
         Some((kind, rest)) if !kind.contains('@') => rest,
         _ => value,
     };
-    let cleaned = value
+    let mut cleaned = value
         .trim()
         .trim_matches(|c: char| c == '<' || c == '>' || c == '"' || c.is_whitespace());
+    // RFC 821 source routes: `@relay.example:user@host`.
+    if cleaned.starts_with('@') {
+        if let Some((_, rest)) = cleaned.split_once(':') {
+            cleaned = rest;
+        }
+    }
     if cleaned.contains('@') {
         if let Some(found) = first_address(cleaned) {
             return Some(found);

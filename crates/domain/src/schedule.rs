@@ -553,7 +553,7 @@ impl Schedule {
 
 /// A local wall-clock time as an instant: a time inside a spring-forward gap becomes the first
 /// instant after the gap; a time inside a fall-back fold becomes its earlier instance.
-fn resolve(tz: &TimeZone, dt: DateTime) -> Option<Timestamp> {
+pub(crate) fn resolve(tz: &TimeZone, dt: DateTime) -> Option<Timestamp> {
     match tz.to_ambiguous_timestamp(dt).offset() {
         AmbiguousOffset::Unambiguous { offset } => offset.to_timestamp(dt).ok(),
         AmbiguousOffset::Fold { before, .. } => before.to_timestamp(dt).ok(),

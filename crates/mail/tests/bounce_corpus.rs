@@ -120,11 +120,16 @@ fn score_file(name: &str, rows: &[Row], got: &Classification, score: &mut Score)
             score.detected += 1;
         }
         let reported = first.map(|r| r.recipient.as_str()).unwrap_or_default();
-        let matched = rows.iter().find(|r| recipient_matches(&r.recipient, reported));
+        let matched = rows
+            .iter()
+            .find(|r| recipient_matches(&r.recipient, reported));
         if matched.is_some() {
             score.recipient_ok += 1;
         } else if got.kind == Kind::Bounce {
-            problems.push(format!("recipient {reported:?}, expected {:?}", rows[0].recipient));
+            problems.push(format!(
+                "recipient {reported:?}, expected {:?}",
+                rows[0].recipient
+            ));
         }
         let row = matched.unwrap_or(&rows[0]);
         if let Some(r) = first {
@@ -143,10 +148,17 @@ fn score_file(name: &str, rows: &[Row], got: &Classification, score: &mut Score)
             }
         }
         // Every positional row: the n-th recipient decoded.
-        let all = got.bounce.as_ref().map(|b| b.recipients.as_slice()).unwrap_or_default();
+        let all = got
+            .bounce
+            .as_ref()
+            .map(|b| b.recipients.as_slice())
+            .unwrap_or_default();
         for (i, row) in rows.iter().enumerate() {
             score.rows += 1;
-            if all.get(i).is_some_and(|r| recipient_matches(&row.recipient, &r.recipient)) {
+            if all
+                .get(i)
+                .is_some_and(|r| recipient_matches(&row.recipient, &r.recipient))
+            {
                 score.rows_ok += 1;
             } else if i > 0 {
                 problems.push(format!(
@@ -172,8 +184,14 @@ fn score_file(name: &str, rows: &[Row], got: &Classification, score: &mut Score)
 fn bounce_corpus_accuracy_stays_at_its_measured_level() {
     let dir = corpus_dir();
     let files = load();
-    let on_disk = std::fs::read_dir(dir.join("eml")).expect("read eml/").count();
-    assert_eq!(on_disk, files.len(), "every .eml file has expectations and vice versa");
+    let on_disk = std::fs::read_dir(dir.join("eml"))
+        .expect("read eml/")
+        .count();
+    assert_eq!(
+        on_disk,
+        files.len(),
+        "every .eml file has expectations and vice versa"
+    );
 
     let mut score = Score::default();
     for (name, rows) in &files {
@@ -191,11 +209,19 @@ fn bounce_corpus_accuracy_stays_at_its_measured_level() {
     eprintln!(
         "files {} kind {kind:.3} | bounces {} recall {recall:.3} fp {}/{} | recipient {recipient:.3} \
          status {status:.3} hard {hard:.3} | recipient rows {rows:.3} ({}/{})",
-        score.files, score.bounces, score.false_positives, score.negatives, score.rows_ok, score.rows
+        score.files,
+        score.bounces,
+        score.false_positives,
+        score.negatives,
+        score.rows_ok,
+        score.rows
     );
 
     assert_eq!(score.files, 182, "the DEV split has 182 messages");
-    assert_eq!(score.false_positives, 0, "no non-bounce may be taken for a bounce");
+    assert_eq!(
+        score.false_positives, 0,
+        "no non-bounce may be taken for a bounce"
+    );
     assert!(kind >= 0.0, "kind accuracy {kind:.3}");
     assert!(recall >= 0.0, "bounce recall {recall:.3}");
     assert!(recipient >= 0.0, "recipient accuracy {recipient:.3}");

@@ -107,7 +107,15 @@ const OOO_SUBJECT: &[&str] = &[
 ];
 
 /// Subject prefixes that mark an auto-reply only at the very start ("Auto: Re: offer").
-const OOO_SUBJECT_PREFIX: &[&str] = &["auto:", "autosvar:", "vacation:", "abwesend:", "absent:", "ausente:", "assente:"];
+const OOO_SUBJECT_PREFIX: &[&str] = &[
+    "auto:",
+    "autosvar:",
+    "vacation:",
+    "abwesend:",
+    "absent:",
+    "ausente:",
+    "assente:",
+];
 
 const OOO_BODY: &[&str] = &[
     "out of the office",
@@ -184,8 +192,8 @@ pub(crate) fn verdict(s: &Signals<'_>) -> Verdict {
         return Verdict::AutoReply;
     }
     let body_ooo = ooo_body(s.body);
-    let machine = auto_submitted.is_some()
-        || matches!(precedence.as_deref(), Some("bulk" | "junk"));
+    let machine =
+        auto_submitted.is_some() || matches!(precedence.as_deref(), Some("bulk" | "junk"));
     if machine {
         return if s.answers_something || body_ooo {
             Verdict::AutoReply
@@ -228,20 +236,30 @@ mod tests {
             "Autoreply: hi",
             "Auto: Re: offer",
         ] {
-            assert_eq!(verdict(&signals(subject, "")), Verdict::AutoReply, "{subject}");
+            assert_eq!(
+                verdict(&signals(subject, "")),
+                Verdict::AutoReply,
+                "{subject}"
+            );
         }
     }
 
     #[test]
     fn human_text_about_being_away_stays_human() {
-        let s = signals("Re: intro", "I will be out of the office next week, call me after.");
+        let s = signals(
+            "Re: intro",
+            "I will be out of the office next week, call me after.",
+        );
         assert_eq!(verdict(&s), Verdict::Human);
     }
 
     #[test]
     fn auto_response_suppress_alone_is_not_a_marker() {
         // The header is not even an input: an otherwise plain message stays human.
-        assert_eq!(verdict(&signals("Re: intro", "Sounds good")), Verdict::Human);
+        assert_eq!(
+            verdict(&signals("Re: intro", "Sounds good")),
+            Verdict::Human
+        );
     }
 
     #[test]

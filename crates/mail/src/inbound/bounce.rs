@@ -6,9 +6,7 @@ use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 use super::dsn::{self, DsnRecipient};
 use super::reason::{BounceReason, reason};
-use super::text::{
-    addresses, contains_any, dsn_address, enhanced_codes, squash, status_from_text,
-};
+use super::text::{addresses, contains_any, dsn_address, enhanced_codes, squash, status_from_text};
 use super::{BounceInfo, BouncedRecipient, header};
 
 /// What the report-level look at a message found.
@@ -74,7 +72,9 @@ fn gather(message: &Message<'_>) -> Parts {
     if let Some(ct) = message.root_part().content_type() {
         let report_type = ct.attribute("report-type").unwrap_or_default();
         if ct.ctype().eq_ignore_ascii_case("multipart")
-            && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
             && report_type.eq_ignore_ascii_case("feedback-report")
         {
             parts.feedback = true;
@@ -107,12 +107,12 @@ fn gather(message: &Message<'_>) -> Parts {
                 }
             }
             _ => {
-                if let PartType::Message(inner) = &part.body {
-                    if parts.original.is_none() {
-                        let original = Original::of(inner);
-                        if !original.is_empty() {
-                            parts.original = Some(original);
-                        }
+                if let PartType::Message(inner) = &part.body
+                    && parts.original.is_none()
+                {
+                    let original = Original::of(inner);
+                    if !original.is_empty() {
+                        parts.original = Some(original);
                     }
                 }
             }
@@ -378,10 +378,11 @@ fn anchored(notification: &str, exclude: &HashSet<String>) -> Vec<Candidate> {
     let mut anchors: Vec<(String, usize, usize)> = Vec::new();
     let mut offset = 0;
     for line in notification.split_inclusive('\n') {
-        if let Some(found) = anchor_in_line(line) {
-            if !exclude.contains(&found.address) && !is_daemon_address(&found.address) {
-                anchors.push((found.address, offset, offset + found.end));
-            }
+        if let Some(found) = anchor_in_line(line)
+            && !exclude.contains(&found.address)
+            && !is_daemon_address(&found.address)
+        {
+            anchors.push((found.address, offset, offset + found.end));
         }
         offset += line.len();
     }
@@ -459,10 +460,6 @@ fn scored(notification: &str, exclude: &HashSet<String>) -> Option<String> {
             if exclude.contains(&found.address) {
                 continue;
             }
-            let before = &line[..found.start];
-            if before.ends_with('<') && line[found.end..].starts_with('>') {
-                // fine: bracketed address
-            }
             let mut score = 0;
             for (word, weight) in [
                 ("rcpt to", 4),
@@ -533,7 +530,9 @@ fn is_success(record: &DsnRecipient) -> bool {
         Some(a) => {
             let a = a.split_whitespace().next().unwrap_or_default();
             matches!(a, "delivered" | "relayed" | "expanded" | "deliverable")
-                || (a != "failed" && a != "delayed" && record.status.as_deref().is_some_and(|s| s.starts_with('2')))
+                || (a != "failed"
+                    && a != "delayed"
+                    && record.status.as_deref().is_some_and(|s| s.starts_with('2')))
         }
         None => record.status.as_deref().is_some_and(|s| s.starts_with('2')),
     }
@@ -568,7 +567,12 @@ fn from_dsn(records: &[DsnRecipient], notification: &str, subject: &str) -> Vec<
                 .filter(|o| Some(o.as_str()) != r.final_recipient.as_deref());
             let context = format!("{subject} {}", squash(notification));
             Some(recipient(
-                address, original, status, &diagnostic, &context, delayed,
+                address,
+                original,
+                status,
+                &diagnostic,
+                &context,
+                delayed,
             ))
         })
         .collect()
@@ -595,14 +599,13 @@ pub(crate) fn examine(message: &Message<'_>, body: &str) -> Outcome {
     let subject = message.subject().unwrap_or_default();
     let (notification, inline_original) = split_inline_original(body);
     let mut original = parts.original;
-    if original.is_none() {
-        if let Some(copy) = inline_original {
-            if let Some(headers) = MessageParser::default().parse_headers(copy.trim_start().as_bytes()) {
-                let o = Original::of(&headers);
-                if !o.is_empty() {
-                    original = Some(o);
-                }
-            }
+    if original.is_none()
+        && let Some(copy) = inline_original
+        && let Some(headers) = MessageParser::default().parse_headers(copy.trim_start().as_bytes())
+    {
+        let o = Original::of(&headers);
+        if !o.is_empty() {
+            original = Some(o);
         }
     }
     let original = original.unwrap_or_default();
@@ -640,14 +643,8 @@ pub(crate) fn examine(message: &Message<'_>, body: &str) -> Outcome {
                     .into_iter()
                     .map(|c| {
                         let transient = c.diagnostic.ends_with("(transient)");
-                        let mut r = recipient(
-                            c.address,
-                            None,
-                            c.status,
-                            &c.diagnostic,
-                            &context,
-                            false,
-                        );
+                        let mut r =
+                            recipient(c.address, None, c.status, &c.diagnostic, &context, false);
                         r.hard = r.hard && !transient;
                         r
                     })
@@ -697,8 +694,19 @@ pub(crate) fn examine(message: &Message<'_>, body: &str) -> Outcome {
     }
 
     let mut exclude: HashSet<String> = HashSet::new();
-    for name in ["to", "cc", "delivered-to", "x-original-to", "from", "sender", "reply-to"] {
-        for h in message.headers_raw().filter(|(n, _)| n.eq_ignore_ascii_case(name)) {
+    for name in [
+        "to",
+        "cc",
+        "delivered-to",
+        "x-original-to",
+        "from",
+        "sender",
+        "reply-to",
+    ] {
+        for h in message
+            .headers_raw()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
             exclude.extend(addresses(h.1).into_iter().map(|f| f.address));
         }
     }
@@ -712,7 +720,10 @@ pub(crate) fn examine(message: &Message<'_>, body: &str) -> Outcome {
     // Anchored addresses are strong evidence: only the bounce's own sender is excluded (some
     // anonymised samples send from and to the same address).
     let mut anchor_exclude: HashSet<String> = HashSet::new();
-    for h in message.headers_raw().filter(|(n, _)| n.eq_ignore_ascii_case("from")) {
+    for h in message
+        .headers_raw()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("from"))
+    {
         anchor_exclude.extend(addresses(h.1).into_iter().map(|f| f.address));
     }
     let mut candidates = anchored(notification, &anchor_exclude);
@@ -729,22 +740,23 @@ pub(crate) fn examine(message: &Message<'_>, body: &str) -> Outcome {
             })
             .collect();
         // Keep the text's order when it names the same addresses.
-        if from_header.iter().all(|c| !c.diagnostic.is_empty()) && from_header.len() == candidates.len() {
+        if from_header.iter().all(|c| !c.diagnostic.is_empty())
+            && from_header.len() == candidates.len()
+        {
             from_header = candidates;
         }
         candidates = from_header;
     }
-    if candidates.is_empty() {
-        if let Some(address) = scored(notification, &exclude)
+    if candidates.is_empty()
+        && let Some(address) = scored(notification, &exclude)
             .or_else(|| original.to.first().cloned())
             .or_else(|| scored(subject, &exclude))
-        {
-            candidates.push(Candidate {
-                address,
-                status: status_from_text(notification),
-                diagnostic: squash(notification),
-            });
-        }
+    {
+        candidates.push(Candidate {
+            address,
+            status: status_from_text(notification),
+            diagnostic: squash(notification),
+        });
     }
     let fallback_status = status_from_text(notification);
     let recipients = candidates

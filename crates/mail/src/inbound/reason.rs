@@ -232,7 +232,11 @@ const AFTER_DATA: &[&str] = &[
 const AT_RCPT: &[&str] = &["rcpt to", "does not like recipient", "rcpt command"];
 
 /// The failure concerns our sender address, not the recipient.
-const SENDER_SIDE: &[&str] = &["after mail from", "in reply to mail from", "sender address rejected"];
+const SENDER_SIDE: &[&str] = &[
+    "after mail from",
+    "in reply to mail from",
+    "sender address rejected",
+];
 
 const NOT_ACCEPT: &[&str] = &[
     "does not accept mail",
@@ -299,6 +303,10 @@ const REJECTED: &[&str] = &[
 #[must_use]
 pub(crate) fn reason(diagnostic: &str, status: Option<&str>) -> BounceReason {
     let text = diagnostic.to_lowercase();
+    // A rejection of our sender address says nothing about the recipient's.
+    if contains_any(&text, SENDER_SIDE) {
+        return BounceReason::Rejected;
+    }
     // Soft reasons that often come with words of the hard ones ("mailbox ... does not have
     // enough space", "account ... is disabled") are checked first.
     if contains_any(&text, MAILBOX_FULL) {
@@ -315,9 +323,6 @@ pub(crate) fn reason(diagnostic: &str, status: Option<&str>) -> BounceReason {
     }
     if contains_any(&text, HOST_UNKNOWN) {
         return BounceReason::HostUnknown;
-    }
-    if contains_any(&text, SENDER_SIDE) {
-        return BounceReason::Rejected;
     }
     let status_subject = status.and_then(|s| s.split('.').nth(1));
     let explicit_user_unknown = status.is_some_and(|s| s.ends_with(".1.1"));
@@ -376,12 +381,50 @@ mod tests {
     #[test]
     fn text_beats_a_generic_or_wrong_status() {
         assert_eq!(
-            reason("550 5.2.1 <a@b.example>... User Unknown", Some("5.2.1")),
+            reason(
+                "does not like recipient. 550 5.2.1 <a@b.example>... User Unknown",
+                Some("5.2.1")
+            ),
             BounceReason::UserUnknown
         );
         assert_eq!(
             reason("550 5.1.1 mailbox is full", Some("5.1.1")),
             BounceReason::MailboxFull
+        );
+    }
+
+    #[test]
+    fn user_unknown_after_data_is_a_content_filter() {
+        let transcript = ">>> DATA <<< 550 Unknown user a@b.example 554 5.0.0 Service unavailable";
+        assert_eq!(reason(transcript, Some("5.2.0")), BounceReason::Rejected);
+        assert_eq!(
+            reason("550 5.2.1 <a@b.example>... User Unknown", Some("5.2.1")),
+            BounceReason::Rejected
+        );
+    }
+
+    #[test]
+    fn unexplained_recipient_rejections_are_bad_addresses_unless_policy_says_so() {
+        assert_eq!(
+            reason(
+                "550 5.4.1 Recipient address rejected: Access denied",
+                Some("5.4.1")
+            ),
+            BounceReason::UserUnknown
+        );
+        assert_eq!(
+            reason(
+                "554 Recipient address rejected: blocked by RBL",
+                Some("5.7.1")
+            ),
+            BounceReason::Rejected
+        );
+        assert_eq!(
+            reason(
+                "SMTP error after MAIL FROM: 553 5.1.0 domain does not exist",
+                Some("5.1.0")
+            ),
+            BounceReason::Rejected
         );
     }
 

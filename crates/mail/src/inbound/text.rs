@@ -40,8 +40,7 @@ pub(crate) fn addresses(text: &str) -> Vec<Found> {
         }
         // Walk right over the domain.
         let mut end = at + 1;
-        while end < bytes.len() && bytes[end].is_ascii() && is_domain_char(char::from(bytes[end]))
-        {
+        while end < bytes.len() && bytes[end].is_ascii() && is_domain_char(char::from(bytes[end])) {
             end += 1;
         }
         let mut local = &text[start..at];
@@ -74,7 +73,9 @@ pub(crate) fn addresses(text: &str) -> Vec<Found> {
 
 /// Whether `address` is one our scanner accepts whole (a plausible routable address).
 pub(crate) fn is_plausible(address: &str) -> bool {
-    addresses(address).first().is_some_and(|f| f.address.len() == address.len())
+    addresses(address)
+        .first()
+        .is_some_and(|f| f.address.len() == address.len())
 }
 
 /// The first address in `text`, if any.
@@ -93,10 +94,10 @@ pub(crate) fn dsn_address(value: &str) -> Option<String> {
         .trim()
         .trim_matches(|c: char| c == '<' || c == '>' || c == '"' || c.is_whitespace());
     // RFC 821 source routes: `@relay.example:user@host`.
-    if cleaned.starts_with('@') {
-        if let Some((_, rest)) = cleaned.split_once(':') {
-            cleaned = rest;
-        }
+    if cleaned.starts_with('@')
+        && let Some((_, rest)) = cleaned.split_once(':')
+    {
+        cleaned = rest;
     }
     if cleaned.contains('@') {
         if let Some(found) = first_address(cleaned) {
@@ -142,7 +143,8 @@ pub(crate) fn enhanced_codes(text: &str) -> Vec<String> {
                 }
                 let l2 = j - s2;
                 // A trailing dot followed by a digit would make this part of an IP address.
-                let ip_like = b.get(j) == Some(&b'.') && b.get(j + 1).is_some_and(u8::is_ascii_digit);
+                let ip_like =
+                    b.get(j) == Some(&b'.') && b.get(j + 1).is_some_and(u8::is_ascii_digit);
                 if (1..=3).contains(&l2) && !ip_like && is_boundary(b, Some(j)) {
                     out.push(text[i..j].to_owned());
                     i = j;
@@ -167,9 +169,14 @@ pub(crate) fn reply_codes(text: &str) -> Vec<u16> {
             && w[1] <= b'5'
             && w[2].is_ascii_digit()
             && is_boundary(b, i.checked_sub(1))
-            && (i + 3 == b.len() || matches!(b[i + 3], b' ' | b'-' | b'\t' | b'\r' | b'\n' | b')' | b'"' | b','))
+            && (i + 3 == b.len()
+                || matches!(
+                    b[i + 3],
+                    b' ' | b'-' | b'\t' | b'\r' | b'\n' | b')' | b'"' | b','
+                ))
         {
-            let code = u16::from(w[0] - b'0') * 100 + u16::from(w[1] - b'0') * 10 + u16::from(w[2] - b'0');
+            let code =
+                u16::from(w[0] - b'0') * 100 + u16::from(w[1] - b'0') * 10 + u16::from(w[2] - b'0');
             out.push(code);
             i += 3;
             continue;
@@ -223,21 +230,36 @@ mod tests {
 
     #[test]
     fn enhanced_codes_skip_ip_addresses_and_versions() {
-        assert_eq!(enhanced_codes("from 192.0.2.153 said 550 5.1.1 <a@b.c>"), ["5.1.1"]);
+        assert_eq!(
+            enhanced_codes("from 192.0.2.153 said 550 5.1.1 <a@b.c>"),
+            ["5.1.1"]
+        );
         assert_eq!(enhanced_codes("status 4.7.650 (x)"), ["4.7.650"]);
         assert!(enhanced_codes("10.5.1.1 and 5.1.1.1").is_empty());
     }
 
     #[test]
     fn status_falls_back_to_reply_code_class() {
-        assert_eq!(status_from_text("said: 550 Mailbox unknown").as_deref(), Some("5.0.0"));
+        assert_eq!(
+            status_from_text("said: 550 Mailbox unknown").as_deref(),
+            Some("5.0.0")
+        );
         assert_eq!(status_from_text("nothing here"), None);
     }
 
     #[test]
     fn dsn_address_strips_type_and_brackets() {
-        assert_eq!(dsn_address("rfc822; <Nobody@B.test>").as_deref(), Some("nobody@b.test"));
-        assert_eq!(dsn_address("rfc822; <Nobody@B.example>").as_deref(), Some("nobody@b.example"));
-        assert_eq!(dsn_address("rfc822;x@y.example").as_deref(), Some("x@y.example"));
+        assert_eq!(
+            dsn_address("rfc822; <Nobody@B.test>").as_deref(),
+            Some("nobody@b.test")
+        );
+        assert_eq!(
+            dsn_address("rfc822; <Nobody@B.example>").as_deref(),
+            Some("nobody@b.example")
+        );
+        assert_eq!(
+            dsn_address("rfc822;x@y.example").as_deref(),
+            Some("x@y.example")
+        );
     }
 }

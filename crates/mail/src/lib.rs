@@ -8,6 +8,6 @@
 pub mod inbound;
 
 pub use inbound::{
-    BounceInfo, BounceReason, BouncedRecipient, Classification, Kind, OtherReason, classify,
-    cli_json,
+    BounceInfo, BounceReason, BouncedRecipient, Classification, Kind, OtherReason, bounce_reason,
+    classify, cli_json,
 };

@@ -222,10 +222,10 @@ fn bounce_corpus_accuracy_stays_at_its_measured_level() {
         score.false_positives, 0,
         "no non-bounce may be taken for a bounce"
     );
-    assert!(kind >= 0.0, "kind accuracy {kind:.3}");
-    assert!(recall >= 0.0, "bounce recall {recall:.3}");
-    assert!(recipient >= 0.0, "recipient accuracy {recipient:.3}");
-    assert!(status >= 0.0, "status accuracy {status:.3}");
-    assert!(hard >= 0.0, "hard/soft accuracy {hard:.3}");
-    assert!(rows >= 0.0, "positional recipient rows {rows:.3}");
+    assert!(kind >= 0.99, "kind accuracy {kind:.3}");
+    assert!(recall >= 0.99, "bounce recall {recall:.3}");
+    assert!(recipient >= 0.99, "recipient accuracy {recipient:.3}");
+    assert!(status >= 0.96, "status accuracy {status:.3}");
+    assert!(hard >= 0.91, "hard/soft accuracy {hard:.3}");
+    assert!(rows >= 0.99, "positional recipient rows {rows:.3}");
 }

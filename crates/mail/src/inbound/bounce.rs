@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 use super::dsn::{self, DsnRecipient};
-use super::reason::{BounceReason, reason};
+use super::reason::{BounceReason, reason_in_context};
 use super::text::{addresses, contains_any, dsn_address, enhanced_codes, squash, status_from_text};
 use super::{BounceInfo, BouncedRecipient, header};
 
@@ -382,7 +382,7 @@ fn anchored(notification: &str, exclude: &HashSet<String>) -> Vec<Candidate> {
             && !exclude.contains(&found.address)
             && !is_daemon_address(&found.address)
         {
-            anchors.push((found.address, offset, offset + found.end));
+            anchors.push((found.address, offset, offset));
         }
         offset += line.len();
     }
@@ -507,9 +507,9 @@ fn recipient(
     context: &str,
     delayed: bool,
 ) -> BouncedRecipient {
-    let mut why = reason(diagnostic, status.as_deref());
+    let mut why = reason_in_context(diagnostic, context, status.as_deref());
     if why == BounceReason::Undefined || why == BounceReason::Expired {
-        let wider = reason(context, status.as_deref());
+        let wider = reason_in_context(context, "", status.as_deref());
         if wider != BounceReason::Undefined {
             why = wider;
         }

@@ -24,7 +24,7 @@ mod text;
 use mail_parser::{HeaderValue, Message, MessageParser};
 use serde::Serialize;
 
-pub use reason::BounceReason;
+pub use reason::{BounceReason, bounce_reason};
 
 /// What a message is, for the inbox sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

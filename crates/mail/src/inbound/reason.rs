@@ -300,9 +300,24 @@ const REJECTED: &[&str] = &[
 ];
 
 /// The reason a diagnostic text (any case, any whitespace) and a status code point to.
+///
+/// Also meant for failures seen at SMTP time: pass the server's reply text and its enhanced
+/// status code (if any), then ask [`BounceReason::is_hard`].
 #[must_use]
-pub(crate) fn reason(diagnostic: &str, status: Option<&str>) -> BounceReason {
+pub fn bounce_reason(diagnostic: &str, status: Option<&str>) -> BounceReason {
+    reason_in_context(diagnostic, "", status)
+}
+
+/// Like [`reason`], with the surrounding report text (an SMTP transcript, say) telling at
+/// which stage of the SMTP dialogue the failure happened.
+#[must_use]
+pub(crate) fn reason_in_context(
+    diagnostic: &str,
+    context: &str,
+    status: Option<&str>,
+) -> BounceReason {
     let text = diagnostic.to_lowercase();
+    let stage = format!("{text} {}", context.to_lowercase());
     // A rejection of our sender address says nothing about the recipient's.
     if contains_any(&text, SENDER_SIDE) {
         return BounceReason::Rejected;
@@ -330,8 +345,8 @@ pub(crate) fn reason(diagnostic: &str, status: Option<&str>) -> BounceReason {
         // Sisimai's "filtered": a user-unknown answer to the message (after DATA), or with a
         // 5.2.x mailbox status, without the recipient being named at RCPT time.
         let filtered = !explicit_user_unknown
-            && !contains_any(&text, AT_RCPT)
-            && (contains_any(&text, AFTER_DATA) || status_subject == Some("2"));
+            && !contains_any(&stage, AT_RCPT)
+            && (contains_any(&stage, AFTER_DATA) || status_subject == Some("2"));
         return if filtered {
             BounceReason::Rejected
         } else {
@@ -381,14 +396,14 @@ mod tests {
     #[test]
     fn text_beats_a_generic_or_wrong_status() {
         assert_eq!(
-            reason(
+            bounce_reason(
                 "does not like recipient. 550 5.2.1 <a@b.example>... User Unknown",
                 Some("5.2.1")
             ),
             BounceReason::UserUnknown
         );
         assert_eq!(
-            reason("550 5.1.1 mailbox is full", Some("5.1.1")),
+            bounce_reason("550 5.1.1 mailbox is full", Some("5.1.1")),
             BounceReason::MailboxFull
         );
     }
@@ -396,9 +411,12 @@ mod tests {
     #[test]
     fn user_unknown_after_data_is_a_content_filter() {
         let transcript = ">>> DATA <<< 550 Unknown user a@b.example 554 5.0.0 Service unavailable";
-        assert_eq!(reason(transcript, Some("5.2.0")), BounceReason::Rejected);
         assert_eq!(
-            reason("550 5.2.1 <a@b.example>... User Unknown", Some("5.2.1")),
+            bounce_reason(transcript, Some("5.2.0")),
+            BounceReason::Rejected
+        );
+        assert_eq!(
+            bounce_reason("550 5.2.1 <a@b.example>... User Unknown", Some("5.2.1")),
             BounceReason::Rejected
         );
     }
@@ -406,21 +424,21 @@ mod tests {
     #[test]
     fn unexplained_recipient_rejections_are_bad_addresses_unless_policy_says_so() {
         assert_eq!(
-            reason(
+            bounce_reason(
                 "550 5.4.1 Recipient address rejected: Access denied",
                 Some("5.4.1")
             ),
             BounceReason::UserUnknown
         );
         assert_eq!(
-            reason(
+            bounce_reason(
                 "554 Recipient address rejected: blocked by RBL",
                 Some("5.7.1")
             ),
             BounceReason::Rejected
         );
         assert_eq!(
-            reason(
+            bounce_reason(
                 "SMTP error after MAIL FROM: 553 5.1.0 domain does not exist",
                 Some("5.1.0")
             ),
@@ -430,9 +448,12 @@ mod tests {
 
     #[test]
     fn status_decides_when_the_text_is_silent() {
-        assert_eq!(reason("550 blah", Some("5.1.1")), BounceReason::UserUnknown);
-        assert_eq!(reason("", Some("5.2.2")), BounceReason::MailboxFull);
-        assert_eq!(reason("", None), BounceReason::Undefined);
+        assert_eq!(
+            bounce_reason("550 blah", Some("5.1.1")),
+            BounceReason::UserUnknown
+        );
+        assert_eq!(bounce_reason("", Some("5.2.2")), BounceReason::MailboxFull);
+        assert_eq!(bounce_reason("", None), BounceReason::Undefined);
     }
 
     #[test]

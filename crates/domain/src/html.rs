@@ -10,7 +10,7 @@
 
 use std::sync::LazyLock;
 
-use crate::template::normalize_name;
+use crate::template::{Template, TemplateError, normalize_name};
 
 /// The block appended to bodies when the campaign's `unsubscribe_option` is on. Any link whose
 /// target is the `{{unsubscribe_url}}` merge tag (in any spelling of the name) counts as the
@@ -67,7 +67,18 @@ fn restore_braces(value: &str) -> String {
 /// Normalises an HTML body to the allowlist (see the module docs). Idempotent.
 #[must_use]
 pub fn sanitize(html: &str) -> String {
-    SANITIZER.clean(html).to_string()
+    // Unwrapping a tag can leave markup that parses differently the second time (a `<p>` that
+    // sat in a removed `<table>` inside another `<p>`), so clean until the output is stable;
+    // real bodies take one extra pass.
+    let mut out = SANITIZER.clean(html).to_string();
+    for _ in 0..4 {
+        let again = SANITIZER.clean(&out).to_string();
+        if again == out {
+            break;
+        }
+        out = again;
+    }
+    out
 }
 
 /// A tag found while scanning normalised HTML.
@@ -249,6 +260,31 @@ pub fn to_text(html: &str) -> String {
     lines.join("\n").trim().to_owned()
 }
 
+/// A variant body ready to store: normalised HTML and its text version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedBody {
+    /// Normalised HTML (`body_html`), with the unsubscribe block per the campaign's option.
+    pub html: String,
+    /// The text version (`body_text`).
+    pub text: String,
+}
+
+/// The whole pipeline for a submitted `body_html`: merge tags are checked on the input (so an
+/// error's offset points into what the user sent), the HTML is normalised, the unsubscribe
+/// block applied ([`apply_unsubscribe`]) and the text version derived ([`to_text`]).
+///
+/// # Errors
+/// The [`TemplateError`] of the submitted body.
+pub fn prepare_body(raw: &str, unsubscribe_on: bool) -> Result<PreparedBody, TemplateError> {
+    Template::parse(raw)?;
+    let html = apply_unsubscribe(Some(&sanitize(raw)), unsubscribe_on).unwrap_or_default();
+    // Normalisation only escapes text and drops markup, so the tags still parse; checked anyway
+    // so a stored body always parses.
+    Template::parse(&html)?;
+    let text = to_text(&html);
+    Ok(PreparedBody { html, text })
+}
+
 fn strip_tags(html: &str) -> String {
     let mut out = String::new();
     let mut last = 0;
@@ -390,6 +426,24 @@ mod tests {
         assert!(!has_unsubscribe_link(other));
         // The block survives normalisation unchanged.
         assert_eq!(sanitize(UNSUBSCRIBE_BLOCK), UNSUBSCRIBE_BLOCK);
+    }
+
+    #[test]
+    fn prepare_body_normalises_checks_tags_and_derives_text() {
+        let p = prepare_body("<h1>Hi {{firstName|there}}</h1><script>x</script>", true).unwrap();
+        assert_eq!(
+            p.html,
+            format!("Hi {{{{firstName|there}}}}{UNSUBSCRIBE_BLOCK}")
+        );
+        assert_eq!(
+            p.text,
+            "Hi {{firstName|there}}\n\nUnsubscribe ({{unsubscribe_url}})"
+        );
+        let off = prepare_body(&p.html, false).unwrap();
+        assert_eq!(off.html, "Hi {{firstName|there}}");
+        // The offset points into the submitted text, before normalisation.
+        let err = prepare_body("<span style=\"x\">ab</span>{{oops", false).unwrap_err();
+        assert_eq!(err, TemplateError::Unbalanced { offset: 25 });
     }
 
     #[test]

@@ -119,6 +119,14 @@ fn is_boundary(text: &[u8], idx: Option<usize>) -> bool {
     }
 }
 
+/// `550-5.1.1`: an enhanced code right after a multi-line reply code.
+fn after_reply_code(b: &[u8], i: usize) -> bool {
+    i >= 4
+        && b[i - 1] == b'-'
+        && b[i - 4..i - 1].iter().all(u8::is_ascii_digit)
+        && is_boundary(b, i.checked_sub(5))
+}
+
 /// RFC 3463 enhanced status codes (`5.1.1`, `4.7.650`) in `text`, in order.
 pub(crate) fn enhanced_codes(text: &str) -> Vec<String> {
     let b = text.as_bytes();
@@ -126,7 +134,7 @@ pub(crate) fn enhanced_codes(text: &str) -> Vec<String> {
     let mut i = 0;
     while i < b.len() {
         if matches!(b[i], b'2' | b'4' | b'5')
-            && is_boundary(b, i.checked_sub(1))
+            && (is_boundary(b, i.checked_sub(1)) || after_reply_code(b, i))
             && b.get(i + 1) == Some(&b'.')
         {
             let mut j = i + 2;
@@ -172,7 +180,7 @@ pub(crate) fn reply_codes(text: &str) -> Vec<u16> {
             && (i + 3 == b.len()
                 || matches!(
                     b[i + 3],
-                    b' ' | b'-' | b'\t' | b'\r' | b'\n' | b')' | b'"' | b','
+                    b' ' | b'-' | b':' | b';' | b'\t' | b'\r' | b'\n' | b')' | b'"' | b','
                 ))
         {
             let code =
@@ -235,6 +243,8 @@ mod tests {
             ["5.1.1"]
         );
         assert_eq!(enhanced_codes("status 4.7.650 (x)"), ["4.7.650"]);
+        assert_eq!(enhanced_codes("550-5.1.1 The email account"), ["5.1.1"]);
+        assert!(enhanced_codes("id-5.1.1").is_empty());
         assert!(enhanced_codes("10.5.1.1 and 5.1.1.1").is_empty());
     }
 

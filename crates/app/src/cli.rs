@@ -1,0 +1,91 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Reachkit: self-hosted cold-email outreach.
+///
+/// Configuration comes from built-in defaults, then an optional TOML file (--config,
+/// REACHKIT_CONFIG, or ./reachkit.toml), then REACHKIT__SECTION__KEY environment variables;
+/// DATABASE_URL and REACHKIT_LISTEN always win. See docs/OPERATIONS.md for every setting.
+#[derive(Debug, Parser)]
+#[command(name = "reachkit", version, about, long_about)]
+pub struct Cli {
+    /// Path of a TOML configuration file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the REST API (applies pending migrations first).
+    ///
+    /// Listens on http.listen (REACHKIT_LISTEN, default 127.0.0.1:8080) and prints
+    /// "reachkit listening on http://ADDRESS" on standard output once it accepts connections.
+    Serve,
+    /// Apply pending database migrations to DATABASE_URL and exit.
+    Migrate,
+    /// Manage workspaces (tenants).
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Manage a workspace's API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace and print it.
+    Create {
+        /// The workspace's name (1 to 150 characters).
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key for a workspace. The key is printed once and never stored in clear.
+    Create {
+        /// The workspace the key acts for.
+        #[arg(long, value_name = "ID")]
+        workspace: String,
+        /// A name to tell the key apart (e.g. "crm-sync").
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// List a workspace's API keys (prefixes only; secrets are never shown again).
+    List {
+        /// The workspace whose keys to list.
+        #[arg(long, value_name = "ID")]
+        workspace: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Revoke an API key: requests with it get 401 from then on.
+    Revoke {
+        /// The workspace the key belongs to.
+        #[arg(long, value_name = "ID")]
+        workspace: String,
+        /// The key's id (from `api-key list`), not the secret.
+        #[arg(value_name = "KEY_ID")]
+        id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Output {
+    /// Print exactly one JSON value on standard output instead of text.
+    #[arg(long)]
+    pub json: bool,
+}

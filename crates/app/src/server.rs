@@ -1,0 +1,80 @@
+//! `reachkit serve`: migrate, connect, serve the API until a shutdown signal.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer};
+use anyhow::Context;
+use reachkit_http::request_log::log_request;
+
+use crate::settings::Settings;
+use crate::wiring::Wiring;
+
+/// Seconds in-flight requests get to finish after a shutdown signal.
+const SHUTDOWN_GRACE_SECONDS: u64 = 30;
+
+/// A bound, not yet running server and the addresses it listens on.
+pub struct Bound {
+    pub server: Server,
+    pub addrs: Vec<SocketAddr>,
+}
+
+impl std::fmt::Debug for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bound")
+            .field("addrs", &self.addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Binds the API to `listen` over the given services. Handles SIGINT and SIGTERM: stops
+/// accepting, lets in-flight requests finish, then returns.
+///
+/// # Errors
+/// When the address cannot be bound.
+pub fn bind(wiring: &Wiring, listen: SocketAddr) -> anyhow::Result<Bound> {
+    let services = wiring.http_services();
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(from_fn(log_request))
+            .configure(reachkit_http::configure(services.clone()))
+    })
+    .shutdown_timeout(SHUTDOWN_GRACE_SECONDS)
+    .bind(listen)
+    .with_context(|| format!("cannot listen on {listen} (http.listen / REACHKIT_LISTEN)"))?;
+    let addrs = server.addrs();
+    Ok(Bound {
+        server: server.run(),
+        addrs,
+    })
+}
+
+/// Runs `reachkit serve`.
+///
+/// # Errors
+/// When migrations fail, the database is unreachable or the address cannot be bound.
+pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let url = settings.database_url()?;
+    let applied = reachkit_postgres::run_migrations(url).await?;
+    if !applied.is_empty() {
+        tracing::info!(count = applied.len(), "applied migrations");
+    }
+    let wiring = Wiring::connect_system(url, settings.pool()).await?;
+    let listen = settings
+        .listen_addr()
+        .with_context(|| format!("http.listen {:?} is not an address", settings.http.listen))?;
+    let bound = bind(&wiring, listen)?;
+    {
+        let mut out = std::io::stdout().lock();
+        for addr in &bound.addrs {
+            writeln!(out, "reachkit listening on http://{addr}")?;
+        }
+        out.flush()?;
+    }
+    tracing::info!(addrs = ?bound.addrs, "serving the API");
+    bound.server.await?;
+    tracing::info!("stopped");
+    Ok(())
+}

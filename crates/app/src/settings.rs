@@ -1,0 +1,405 @@
+//! Configuration: built-in defaults, then an optional `reachkit.toml`, then `REACHKIT__SECTION__KEY`
+//! environment variables; `DATABASE_URL` and `REACHKIT_LISTEN` always win.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+/// Every setting Reachkit reads, with its section.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub log: LogSettings,
+    /// Keys found in the sources that no setting uses: logged as warnings at start-up.
+    #[serde(skip)]
+    pub unknown_keys: Vec<String>,
+    /// Where the file settings came from, if a file was read.
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// PostgreSQL URL; `DATABASE_URL` overrides it.
+    pub url: Option<String>,
+    pub max_connections: usize,
+    pub acquire_timeout_seconds: u64,
+}
+
+// The URL may hold a password: never print it.
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.url.as_ref().map(|_| "<set>"))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_seconds", &self.acquire_timeout_seconds)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    /// Address the API listens on; `REACHKIT_LISTEN` overrides it.
+    pub listen: String,
+    /// The base URL users reach this server at (for links Reachkit puts in emails).
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `reachkit=debug,info`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Every key a source may set. Anything else is reported as unknown.
+const KNOWN_KEYS: &[&str] = &[
+    "database.url",
+    "database.max_connections",
+    "database.acquire_timeout_seconds",
+    "http.listen",
+    "http.public_url",
+    "log.format",
+    "log.level",
+];
+
+const DEFAULTS: &str = r#"
+[database]
+max_connections = 10
+acquire_timeout_seconds = 5
+
+[http]
+listen = "127.0.0.1:8080"
+public_url = "http://127.0.0.1:8080"
+
+[log]
+format = "text"
+level = "info"
+"#;
+
+/// Why the settings could not be loaded. Each message names the setting at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The environment the settings are read from, injectable for tests.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+    fn vars(&self) -> Vec<(String, String)>;
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+
+    fn vars(&self) -> Vec<(String, String)> {
+        std::env::vars().collect()
+    }
+}
+
+impl Settings {
+    /// Loads the settings. `file` is the `--config` path; without it `REACHKIT_CONFIG` is used,
+    /// and without that `./reachkit.toml` when it exists.
+    ///
+    /// # Errors
+    /// [`SettingsError`] naming the file or the setting that is wrong.
+    pub fn load(file: Option<&Path>, env: &dyn Env) -> Result<Self, SettingsError> {
+        let explicit = file
+            .map(Path::to_path_buf)
+            .or_else(|| env.var("REACHKIT_CONFIG").map(PathBuf::from));
+        let file = match explicit {
+            Some(path) if !path.is_file() => return Err(SettingsError::MissingFile(path)),
+            Some(path) => Some(path),
+            None => Some(PathBuf::from("reachkit.toml")).filter(|p| p.is_file()),
+        };
+
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = &file {
+            builder = builder.add_source(File::from(path.as_path()).format(FileFormat::Toml));
+        }
+        let environment: config::Map<String, String> = env
+            .vars()
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("REACHKIT__"))
+            .collect();
+        builder = builder.add_source(
+            Environment::with_prefix("REACHKIT")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(environment)),
+        );
+        if let Some(url) = env.var("DATABASE_URL") {
+            builder = builder
+                .set_override("database.url", url)
+                .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+        }
+        if let Some(listen) = env.var("REACHKIT_LISTEN") {
+            builder = builder
+                .set_override("http.listen", listen)
+                .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+        }
+        let config = builder
+            .build()
+            .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+
+        let mut unknown_keys = Vec::new();
+        if let Ok(tree) = config.clone().try_deserialize::<serde_json::Value>() {
+            collect_unknown(&tree, "", &mut unknown_keys);
+        }
+        let mut settings: Self = config
+            .try_deserialize()
+            .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+        settings.unknown_keys = unknown_keys;
+        settings.file = file;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |key: &str, why: &str| Err(SettingsError::Invalid(format!("{key} {why}")));
+        if self.listen_addr().is_err() {
+            return invalid(
+                "http.listen",
+                &format!(
+                    "must be an address such as 127.0.0.1:8080, not {:?}",
+                    self.http.listen
+                ),
+            );
+        }
+        if !(self.http.public_url.starts_with("http://")
+            || self.http.public_url.starts_with("https://"))
+        {
+            return invalid("http.public_url", "must start with http:// or https://");
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1");
+        }
+        if self.database.acquire_timeout_seconds == 0 {
+            return invalid("database.acquire_timeout_seconds", "must be at least 1");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return invalid("log.level", "is not a valid filter (try info or debug)");
+        }
+        Ok(())
+    }
+
+    /// The parsed listen address.
+    ///
+    /// # Errors
+    /// When `http.listen` is not a socket address.
+    pub fn listen_addr(&self) -> Result<SocketAddr, std::net::AddrParseError> {
+        self.http.listen.parse()
+    }
+
+    /// The database URL, or an error that says how to give one.
+    ///
+    /// # Errors
+    /// When neither `DATABASE_URL` nor `database.url` is set.
+    pub fn database_url(&self) -> anyhow::Result<&str> {
+        self.database.url.as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "no database configured: set DATABASE_URL (or database.url in reachkit.toml, \
+                 or REACHKIT__DATABASE__URL), e.g. postgres://user:password@127.0.0.1:5432/reachkit"
+            )
+        })
+    }
+
+    /// Pool settings for the database adapter.
+    #[must_use]
+    pub fn pool(&self) -> reachkit_postgres::PoolSettings {
+        reachkit_postgres::PoolSettings {
+            max_connections: self.database.max_connections,
+            acquire_timeout: Duration::from_secs(self.database.acquire_timeout_seconds),
+        }
+    }
+}
+
+fn collect_unknown(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, child) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                let is_known_section = KNOWN_KEYS
+                    .iter()
+                    .any(|k| k.starts_with(&format!("{path}.")));
+                if KNOWN_KEYS.contains(&path.as_str()) {
+                    continue;
+                }
+                if is_known_section && child.is_object() {
+                    collect_unknown(child, &path, out);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+        _ => out.push(prefix.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct FakeEnv(HashMap<String, String>);
+
+    impl FakeEnv {
+        fn new(pairs: &[(&str, &str)]) -> Self {
+            Self(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            )
+        }
+    }
+
+    impl Env for FakeEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).cloned().filter(|v| !v.is_empty())
+        }
+        fn vars(&self) -> Vec<(String, String)> {
+            self.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        }
+    }
+
+    fn temp_file(contents: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!(
+            "reachkit-settings-{}-{}.toml",
+            std::process::id(),
+            contents.len()
+        ));
+        std::fs::write(&path, contents).expect("write temp config");
+        path
+    }
+
+    #[test]
+    fn defaults_apply_without_any_source() {
+        let s = Settings::load(None, &FakeEnv::new(&[])).expect("load");
+        assert_eq!(s.http.listen, "127.0.0.1:8080");
+        assert_eq!(s.database.max_connections, 10);
+        assert_eq!(s.log.format, LogFormat::Text);
+        assert!(s.database.url.is_none());
+        assert!(s.database_url().is_err());
+        assert!(s.unknown_keys.is_empty());
+    }
+
+    #[test]
+    fn file_then_environment_then_the_two_fixed_variables_win() {
+        let file = temp_file(
+            "[database]\nurl = \"postgres://file\"\nmax_connections = 3\n[http]\nlisten = \"127.0.0.1:9000\"\n",
+        );
+        let from_file = Settings::load(Some(&file), &FakeEnv::new(&[])).expect("load");
+        assert_eq!(from_file.database.url.as_deref(), Some("postgres://file"));
+        assert_eq!(from_file.database.max_connections, 3);
+        assert_eq!(from_file.http.listen, "127.0.0.1:9000");
+
+        let env = FakeEnv::new(&[
+            ("REACHKIT__DATABASE__MAX_CONNECTIONS", "7"),
+            ("REACHKIT__DATABASE__URL", "postgres://env"),
+            ("REACHKIT__HTTP__LISTEN", "127.0.0.1:9001"),
+        ]);
+        let from_env = Settings::load(Some(&file), &env).expect("load");
+        assert_eq!(from_env.database.max_connections, 7);
+        assert_eq!(from_env.database.url.as_deref(), Some("postgres://env"));
+        assert_eq!(from_env.http.listen, "127.0.0.1:9001");
+
+        let env = FakeEnv::new(&[
+            ("REACHKIT__DATABASE__URL", "postgres://env"),
+            ("REACHKIT__HTTP__LISTEN", "127.0.0.1:9001"),
+            ("DATABASE_URL", "postgres://wins"),
+            ("REACHKIT_LISTEN", "127.0.0.1:9002"),
+        ]);
+        let winners = Settings::load(Some(&file), &env).expect("load");
+        assert_eq!(winners.database.url.as_deref(), Some("postgres://wins"));
+        assert_eq!(winners.http.listen, "127.0.0.1:9002");
+        let _ = std::fs::remove_file(file);
+    }
+
+    #[test]
+    fn reachkit_config_names_the_file_when_no_flag_is_given() {
+        let file = temp_file("[log]\nformat = \"json\"\n");
+        let env = FakeEnv::new(&[("REACHKIT_CONFIG", file.to_str().expect("utf-8 path"))]);
+        let s = Settings::load(None, &env).expect("load");
+        assert_eq!(s.log.format, LogFormat::Json);
+        let _ = std::fs::remove_file(file);
+    }
+
+    #[test]
+    fn invalid_settings_stop_start_up_naming_the_setting() {
+        let cases = [
+            ("REACHKIT__HTTP__LISTEN", "not an address", "http.listen"),
+            (
+                "REACHKIT__DATABASE__MAX_CONNECTIONS",
+                "many",
+                "max_connections",
+            ),
+            (
+                "REACHKIT__DATABASE__MAX_CONNECTIONS",
+                "0",
+                "database.max_connections",
+            ),
+            ("REACHKIT__LOG__FORMAT", "xml", "log.format"),
+            ("REACHKIT__HTTP__PUBLIC_URL", "ftp://x", "http.public_url"),
+        ];
+        for (key, value, named) in cases {
+            let err = Settings::load(None, &FakeEnv::new(&[(key, value)]))
+                .err()
+                .unwrap_or_else(|| panic!("{key}={value} was accepted"));
+            assert!(err.to_string().contains(named), "{key}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_missing_explicit_file_is_an_error() {
+        let err = Settings::load(
+            Some(Path::new("/nonexistent/reachkit.toml")),
+            &FakeEnv::new(&[]),
+        );
+        assert!(matches!(err, Err(SettingsError::MissingFile(_))));
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_not_fatal() {
+        let file =
+            temp_file("[http]\nlisten = \"127.0.0.1:1\"\nlisen = \"typo\"\n[smtp]\nhost = \"x\"\n");
+        let env = FakeEnv::new(&[("REACHKIT__LOG__COLOUR", "red")]);
+        let s = Settings::load(Some(&file), &env).expect("load");
+        let mut unknown = s.unknown_keys.clone();
+        unknown.sort();
+        assert_eq!(unknown, ["http.lisen", "log.colour", "smtp"]);
+        let _ = std::fs::remove_file(file);
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_database_url() {
+        let env = FakeEnv::new(&[("DATABASE_URL", "postgres://u:hunter2@h/db")]);
+        let s = Settings::load(None, &env).expect("load");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

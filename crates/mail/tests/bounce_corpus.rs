@@ -92,6 +92,8 @@ struct Score {
     hard_ok: usize,
     rows: usize,
     rows_ok: usize,
+    rows_status_ok: usize,
+    rows_hard_ok: usize,
 }
 
 fn ratio(n: usize, d: usize) -> f64 {
@@ -155,11 +157,14 @@ fn score_file(name: &str, rows: &[Row], got: &Classification, score: &mut Score)
             .unwrap_or_default();
         for (i, row) in rows.iter().enumerate() {
             score.rows += 1;
-            if all
+            if let Some(r) = all
                 .get(i)
-                .is_some_and(|r| recipient_matches(&row.recipient, &r.recipient))
+                .filter(|r| recipient_matches(&row.recipient, &r.recipient))
             {
                 score.rows_ok += 1;
+                score.rows_status_ok +=
+                    usize::from(status_matches(&row.status, r.status.as_deref()));
+                score.rows_hard_ok += usize::from(r.hard == row.hard);
             } else if i > 0 {
                 problems.push(format!(
                     "row {} recipient {:?}, expected {:?}",
@@ -206,9 +211,12 @@ fn bounce_corpus_accuracy_stays_at_its_measured_level() {
     let status = ratio(score.status_ok, score.bounces);
     let hard = ratio(score.hard_ok, score.bounces);
     let rows = ratio(score.rows_ok, score.rows);
+    let rows_status = ratio(score.rows_status_ok, score.rows);
+    let rows_hard = ratio(score.rows_hard_ok, score.rows);
     eprintln!(
         "files {} kind {kind:.3} | bounces {} recall {recall:.3} fp {}/{} | recipient {recipient:.3} \
-         status {status:.3} hard {hard:.3} | recipient rows {rows:.3} ({}/{})",
+         status {status:.3} hard {hard:.3} | rows: recipient {rows:.3} ({}/{}) status \
+         {rows_status:.3} hard {rows_hard:.3}",
         score.files,
         score.bounces,
         score.false_positives,
@@ -228,4 +236,9 @@ fn bounce_corpus_accuracy_stays_at_its_measured_level() {
     assert!(status >= 0.96, "status accuracy {status:.3}");
     assert!(hard >= 0.91, "hard/soft accuracy {hard:.3}");
     assert!(rows >= 0.99, "positional recipient rows {rows:.3}");
+    assert!(
+        rows_status >= 0.0,
+        "positional status rows {rows_status:.3}"
+    );
+    assert!(rows_hard >= 0.90, "positional hard rows {rows_hard:.3}");
 }

@@ -12,7 +12,8 @@
 //! 3. Non-standard bounces (qmail, Exim, Sendmail, Exchange, Gmail, Yahoo, Amazon SES, Japanese
 //!    carriers, ...): a bounce-like sender, subject or `X-Failed-Recipients` header together with
 //!    bounce-like text.
-//! 4. Auto-replies (see [`autoreply`](self) rules in the module docs of `autoreply.rs`).
+//! 4. Auto-replies: RFC 3834 `Auto-Submitted`, `X-Autoreply`-style headers, `Precedence`,
+//!    out-of-office subjects and text in several languages (rules in `autoreply.rs`).
 //! 5. Everything else is a human message that may be a reply: [`Kind::Reply`].
 
 mod autoreply;

@@ -35,6 +35,26 @@ pub enum Command {
     /// Manage a workspace's API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Inspect inbound mail the way inbox sync reads it.
+    #[command(subcommand)]
+    Inbound(InboundCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InboundCommand {
+    /// Classify message files (raw RFC 5322, e.g. .eml) as bounce, auto_reply, reply or other.
+    ///
+    /// With --json, prints one JSON object per file, one per line, in the order given:
+    /// {"kind": "bounce"|"auto_reply"|"reply"|"other",
+    ///  "bounce": {"recipient": "...", "status": "5.1.1"|null, "hard": true|false}|null}.
+    /// Needs no database.
+    Classify {
+        /// The message files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod inbound;
 pub mod server;
 pub mod settings;
 pub mod telemetry;
@@ -38,6 +39,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let wiring = admin_wiring(&settings).await?;
             commands::workspace(&wiring, command, &mut std::io::stdout().lock()).await
         }
+        Command::Inbound(command) => inbound::run(command, &mut std::io::stdout().lock()),
         Command::ApiKey(command) => {
             let wiring = admin_wiring(&settings).await?;
             commands::api_key(&wiring, command, &mut std::io::stdout().lock()).await

@@ -300,3 +300,52 @@ fn an_unknown_setting_is_a_warning_not_an_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn inbound_classify_prints_one_json_object_per_file() {
+    let corpus =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora/mail");
+    assert!(
+        corpus.is_dir(),
+        "the shared mail corpus is missing: {}",
+        corpus.display()
+    );
+    let files = [
+        corpus.join("dsn-unknown-user.eml"),
+        corpus.join("vacation-autoreply.eml"),
+        corpus.join("reply-bob-to-alice.eml"),
+    ];
+    let output = Command::new(BIN)
+        .args(["inbound", "classify", "--json"])
+        .args(&files)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["kind"], "bounce");
+    assert_eq!(lines[0]["bounce"]["status"], "5.1.1");
+    assert_eq!(lines[0]["bounce"]["hard"], true);
+    assert!(
+        lines[0]["bounce"]["recipient"]
+            .as_str()
+            .is_some_and(|r| r.contains('@'))
+    );
+    assert_eq!(lines[1], json!({"kind": "auto_reply", "bounce": null}));
+    assert_eq!(lines[2], json!({"kind": "reply", "bounce": null}));
+
+    let missing = Command::new(BIN)
+        .args(["inbound", "classify", "/nonexistent.eml"])
+        .output()
+        .expect("run");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent.eml"));
+}

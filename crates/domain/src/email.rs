@@ -18,14 +18,19 @@ pub struct EmailAddress(String);
 /// Why a string is not an acceptable email address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EmailError {
+    /// Empty or only white space.
     #[error("is empty")]
     Empty,
+    /// Longer than [`MAX_ADDRESS_LEN`] characters.
     #[error("is longer than {MAX_ADDRESS_LEN} characters")]
     TooLong,
+    /// No `@`, or more than one.
     #[error("must contain exactly one @")]
     MissingAt,
+    /// The local part is empty, too long or has characters or dots out of place.
     #[error("has an empty or invalid part before the @")]
     InvalidLocalPart,
+    /// The domain is not dot-separated valid labels with a non-numeric top level.
     #[error("has an invalid domain after the @")]
     InvalidDomain,
 }

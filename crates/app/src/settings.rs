@@ -390,7 +390,7 @@ mod tests {
             temp_file("[http]\nlisten = \"127.0.0.1:1\"\nlisen = \"typo\"\n[smtp]\nhost = \"x\"\n");
         let env = FakeEnv::new(&[("REACHKIT__LOG__COLOUR", "red")]);
         let s = Settings::load(Some(&file), &env).expect("load");
-        let mut unknown = s.unknown_keys.clone();
+        let mut unknown = s.unknown_keys;
         unknown.sort();
         assert_eq!(unknown, ["http.lisen", "log.colour", "smtp"]);
         let _ = std::fs::remove_file(file);

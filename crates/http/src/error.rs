@@ -109,7 +109,7 @@ impl ResponseError for ApiError {
         // The cause is logged here, once; the client gets only the generic message.
         match self {
             Self::Internal(cause) => {
-                tracing::error!(error = format!("{cause:#}"), "request failed")
+                tracing::error!(error = format!("{cause:#}"), "request failed");
             }
             Self::Unavailable(cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "database unavailable");

@@ -23,6 +23,147 @@ diesel::table! {
 }
 
 diesel::table! {
+    campaign_daily_stats (campaign_id, day) {
+        campaign_id -> Uuid,
+        day -> Date,
+        workspace_id -> Uuid,
+        sent -> Int8,
+        replies -> Int8,
+    }
+}
+
+diesel::table! {
+    campaign_inboxes (campaign_id, inbox_id) {
+        campaign_id -> Uuid,
+        inbox_id -> Uuid,
+        workspace_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    campaign_stats (campaign_id) {
+        campaign_id -> Uuid,
+        workspace_id -> Uuid,
+        leads_count -> Int8,
+        finished_leads -> Int8,
+        sent -> Int8,
+        contacted -> Int8,
+        replies -> Int8,
+        positive_replies -> Int8,
+        bounced -> Int8,
+        unsubscribed -> Int8,
+    }
+}
+
+diesel::table! {
+    campaigns (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        name -> Text,
+        status -> Text,
+        daily_limit -> Int4,
+        stop_on_reply -> Bool,
+        stop_on_company_reply -> Bool,
+        text_only -> Bool,
+        esp_matching -> Bool,
+        unsubscribe_option -> Bool,
+        timezone -> Text,
+        window_start -> Int2,
+        window_end -> Int2,
+        schedule_days -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    inboxes (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        email -> Text,
+        domain -> Text,
+        provider -> Text,
+        connection_type -> Text,
+        connection_status -> Text,
+        connection_error -> Nullable<Text>,
+        connection_checked_at -> Nullable<Timestamptz>,
+        first_name -> Text,
+        last_name -> Text,
+        reply_to -> Text,
+        signature -> Text,
+        is_active -> Bool,
+        is_warming -> Bool,
+        daily_campaign_limit -> Int4,
+        daily_warmup_limit -> Int4,
+        smtp_host -> Text,
+        smtp_port -> Int4,
+        smtp_security -> Text,
+        smtp_username -> Text,
+        smtp_password -> Nullable<Bytea>,
+        imap_host -> Text,
+        imap_port -> Int4,
+        imap_security -> Text,
+        imap_username -> Text,
+        imap_password -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    leads (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        campaign_id -> Uuid,
+        email -> Text,
+        email_domain -> Text,
+        company_domain -> Nullable<Text>,
+        first_name -> Text,
+        last_name -> Text,
+        variables -> Jsonb,
+        status -> Text,
+        is_bounced -> Bool,
+        is_unsubscribed -> Bool,
+        provider -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sequences (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        campaign_id -> Uuid,
+        step -> Int4,
+        delay_days -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    variants (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        campaign_id -> Uuid,
+        sequence_id -> Uuid,
+        letter -> Text,
+        ordinal -> Int4,
+        subject -> Nullable<Text>,
+        body_html -> Nullable<Text>,
+        body_text -> Nullable<Text>,
+        enabled -> Bool,
+        sent -> Int8,
+        replies -> Int8,
+        positive_replies -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     workspaces (id) {
         id -> Uuid,
         name -> Text,
@@ -33,5 +174,33 @@ diesel::table! {
 
 diesel::joinable!(api_keys -> workspaces (workspace_id));
 diesel::joinable!(blocklist_entries -> workspaces (workspace_id));
+diesel::joinable!(campaign_daily_stats -> campaigns (campaign_id));
+diesel::joinable!(campaign_daily_stats -> workspaces (workspace_id));
+diesel::joinable!(campaign_inboxes -> campaigns (campaign_id));
+diesel::joinable!(campaign_inboxes -> inboxes (inbox_id));
+diesel::joinable!(campaign_inboxes -> workspaces (workspace_id));
+diesel::joinable!(campaign_stats -> campaigns (campaign_id));
+diesel::joinable!(campaign_stats -> workspaces (workspace_id));
+diesel::joinable!(campaigns -> workspaces (workspace_id));
+diesel::joinable!(inboxes -> workspaces (workspace_id));
+diesel::joinable!(leads -> campaigns (campaign_id));
+diesel::joinable!(leads -> workspaces (workspace_id));
+diesel::joinable!(sequences -> campaigns (campaign_id));
+diesel::joinable!(sequences -> workspaces (workspace_id));
+diesel::joinable!(variants -> campaigns (campaign_id));
+diesel::joinable!(variants -> sequences (sequence_id));
+diesel::joinable!(variants -> workspaces (workspace_id));
 
-diesel::allow_tables_to_appear_in_same_query!(api_keys, blocklist_entries, workspaces,);
+diesel::allow_tables_to_appear_in_same_query!(
+    api_keys,
+    blocklist_entries,
+    campaign_daily_stats,
+    campaign_inboxes,
+    campaign_stats,
+    campaigns,
+    inboxes,
+    leads,
+    sequences,
+    variants,
+    workspaces,
+);

@@ -71,3 +71,15 @@ id_type!(
     /// An entry of a workspace's blocklist.
     BlocklistEntryId
 );
+id_type!(
+    /// A campaign.
+    CampaignId
+);
+id_type!(
+    /// A sending mailbox (inbox) of a workspace.
+    InboxId
+);
+id_type!(
+    /// A lead of a campaign.
+    LeadId
+);

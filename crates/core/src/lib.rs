@@ -7,9 +7,13 @@
 pub mod api_keys;
 pub mod blocklist;
 pub mod clock;
+pub mod connection_check;
 pub mod error;
 pub mod ids;
+pub mod inboxes;
+pub mod leads;
 pub mod paging;
+pub mod secrets;
 pub mod workspaces;
 
 pub use error::StoreError;

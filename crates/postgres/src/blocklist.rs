@@ -47,7 +47,7 @@ impl TryFrom<EntryRow> for BlocklistEntry {
 }
 
 /// Escapes LIKE's wildcards so a search term matches literally.
-fn like_pattern(term: &str) -> String {
+pub(crate) fn like_pattern(term: &str) -> String {
     let mut escaped = String::with_capacity(term.len() + 2);
     escaped.push('%');
     for c in term.chars() {

@@ -16,3 +16,32 @@ pub(crate) fn from_diesel(e: DieselError) -> StoreError {
 pub(crate) fn from_pool(e: diesel_async::pooled_connection::deadpool::PoolError) -> StoreError {
     StoreError::Unavailable(anyhow::Error::new(e).context("no database connection available"))
 }
+
+/// The error of a transaction body: a driver error (which rolls back) or a storage error found
+/// while converting rows (which rolls back too).
+#[derive(Debug)]
+pub(crate) enum TxError {
+    Db(DieselError),
+    Store(StoreError),
+}
+
+impl From<DieselError> for TxError {
+    fn from(e: DieselError) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl From<StoreError> for TxError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl From<TxError> for StoreError {
+    fn from(e: TxError) -> Self {
+        match e {
+            TxError::Db(e) => from_diesel(e),
+            TxError::Store(e) => e,
+        }
+    }
+}

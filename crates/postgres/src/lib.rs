@@ -7,6 +7,8 @@
 mod api_keys;
 mod blocklist;
 mod error;
+mod inboxes;
+mod leads;
 mod migrate;
 mod pool;
 #[rustfmt::skip]
@@ -15,6 +17,8 @@ mod workspaces;
 
 pub use api_keys::PgApiKeyRepository;
 pub use blocklist::PgBlocklistRepository;
+pub use inboxes::PgInboxRepository;
+pub use leads::PgLeadRepository;
 pub use migrate::{MigrationError, run_migrations};
 pub use pool::{Db, PoolSettings};
 pub use workspaces::PgWorkspaceRepository;

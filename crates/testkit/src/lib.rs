@@ -8,9 +8,10 @@
 
 use std::sync::Mutex;
 
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reachkit_core::clock::Clock;
+use reachkit_core::ids::{CampaignId, InboxId, WorkspaceId};
 use reachkit_postgres::{Db, PoolSettings, run_migrations};
 use time::{Duration, OffsetDateTime};
 
@@ -109,6 +110,93 @@ impl TestDatabase {
         .await?;
         Ok(Self { url, db })
     }
+}
+
+/// Inserts a draft campaign (with its zeroed `campaign_stats` row) directly, for tests of
+/// resources that hang off campaigns. Timestamps are the current time.
+///
+/// # Errors
+/// When the database refuses the rows.
+pub async fn insert_campaign(
+    db: &TestDatabase,
+    workspace_id: WorkspaceId,
+    name: &str,
+) -> anyhow::Result<CampaignId> {
+    let id = CampaignId::new();
+    let mut conn = AsyncPgConnection::establish(&db.url).await?;
+    diesel::sql_query(
+        "INSERT INTO campaigns (id, workspace_id, name, schedule_days, created_at, updated_at)
+         VALUES ($1, $2, $3, '{}'::jsonb, now(), now())",
+    )
+    .bind::<SqlUuid, _>(id.as_uuid())
+    .bind::<SqlUuid, _>(workspace_id.as_uuid())
+    .bind::<Text, _>(name)
+    .execute(&mut conn)
+    .await?;
+    diesel::sql_query("INSERT INTO campaign_stats (campaign_id, workspace_id) VALUES ($1, $2)")
+        .bind::<SqlUuid, _>(id.as_uuid())
+        .bind::<SqlUuid, _>(workspace_id.as_uuid())
+        .execute(&mut conn)
+        .await?;
+    Ok(id)
+}
+
+/// Attaches an inbox to a campaign directly (a `campaign_inboxes` row).
+///
+/// # Errors
+/// When the database refuses the row.
+pub async fn attach_inbox(
+    db: &TestDatabase,
+    workspace_id: WorkspaceId,
+    campaign_id: CampaignId,
+    inbox_id: InboxId,
+) -> anyhow::Result<()> {
+    let mut conn = AsyncPgConnection::establish(&db.url).await?;
+    diesel::sql_query(
+        "INSERT INTO campaign_inboxes (campaign_id, inbox_id, workspace_id, created_at)
+         VALUES ($1, $2, $3, now())",
+    )
+    .bind::<SqlUuid, _>(campaign_id.as_uuid())
+    .bind::<SqlUuid, _>(inbox_id.as_uuid())
+    .bind::<SqlUuid, _>(workspace_id.as_uuid())
+    .execute(&mut conn)
+    .await?;
+    Ok(())
+}
+
+/// Runs one SQL statement on the test database (for tests that set up or inspect rows the API
+/// does not reach).
+///
+/// # Errors
+/// When the statement fails.
+pub async fn execute(db: &TestDatabase, sql: &str) -> anyhow::Result<usize> {
+    let mut conn = AsyncPgConnection::establish(&db.url).await?;
+    Ok(diesel::sql_query(sql).execute(&mut conn).await?)
+}
+
+/// The campaign's `(leads_count, finished_leads)` counters.
+///
+/// # Errors
+/// When the campaign has no counters row or the query fails.
+pub async fn lead_counters(
+    db: &TestDatabase,
+    campaign_id: CampaignId,
+) -> anyhow::Result<(i64, i64)> {
+    #[derive(diesel::QueryableByName)]
+    struct Counters {
+        #[diesel(sql_type = BigInt)]
+        leads_count: i64,
+        #[diesel(sql_type = BigInt)]
+        finished_leads: i64,
+    }
+    let mut conn = AsyncPgConnection::establish(&db.url).await?;
+    let c: Counters = diesel::sql_query(
+        "SELECT leads_count, finished_leads FROM campaign_stats WHERE campaign_id = $1",
+    )
+    .bind::<SqlUuid, _>(campaign_id.as_uuid())
+    .get_result(&mut conn)
+    .await?;
+    Ok((c.leads_count, c.finished_leads))
 }
 
 /// A clock that stands still until a test moves it.

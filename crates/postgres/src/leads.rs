@@ -1,0 +1,367 @@
+//! Leads in PostgreSQL, with the campaign's lead counters kept in the same transaction.
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use reachkit_core::StoreError;
+use reachkit_core::blocklist::ListQuery;
+use reachkit_core::ids::{CampaignId, LeadId, WorkspaceId};
+use reachkit_core::leads::{AddOutcome, Lead, LeadRepository, LeadSort, NewLead};
+use reachkit_core::paging::{Page, SortOrder};
+use reachkit_domain::email::EmailAddress;
+use reachkit_domain::esp::Provider;
+use reachkit_domain::lead::{IfExists, LeadStatus};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::blocklist::like_pattern;
+use crate::error::{TxError, from_diesel};
+use crate::pool::Db;
+use crate::schema::{campaign_stats, campaigns, leads};
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = leads, check_for_backend(diesel::pg::Pg))]
+struct LeadRow {
+    id: Uuid,
+    workspace_id: Uuid,
+    campaign_id: Uuid,
+    email: String,
+    email_domain: String,
+    company_domain: Option<String>,
+    first_name: String,
+    last_name: String,
+    variables: serde_json::Value,
+    status: String,
+    is_bounced: bool,
+    is_unsubscribed: bool,
+    provider: Option<String>,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+fn corrupt(what: &str, id: Uuid) -> StoreError {
+    StoreError::Other(anyhow::anyhow!("lead {id} holds an invalid {what}"))
+}
+
+impl TryFrom<LeadRow> for Lead {
+    type Error = StoreError;
+
+    fn try_from(r: LeadRow) -> Result<Self, StoreError> {
+        let id = r.id;
+        let serde_json::Value::Object(variables) = r.variables else {
+            return Err(corrupt("variables object", id));
+        };
+        Ok(Self {
+            id: LeadId::from_uuid(r.id),
+            workspace_id: WorkspaceId::from_uuid(r.workspace_id),
+            campaign_id: CampaignId::from_uuid(r.campaign_id),
+            email: EmailAddress::parse(&r.email).map_err(|_| corrupt("address", id))?,
+            email_domain: r.email_domain,
+            company_domain: r.company_domain,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            variables,
+            status: LeadStatus::parse(&r.status).map_err(|_| corrupt("status", id))?,
+            is_bounced: r.is_bounced,
+            is_unsubscribed: r.is_unsubscribed,
+            provider: match r.provider {
+                None => None,
+                Some(p) => Some(Provider::parse(&p).ok_or_else(|| corrupt("provider", id))?),
+            },
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+impl From<&Lead> for LeadRow {
+    fn from(l: &Lead) -> Self {
+        Self {
+            id: l.id.as_uuid(),
+            workspace_id: l.workspace_id.as_uuid(),
+            campaign_id: l.campaign_id.as_uuid(),
+            email: l.email.as_str().to_owned(),
+            email_domain: l.email_domain.clone(),
+            company_domain: l.company_domain.clone(),
+            first_name: l.first_name.clone(),
+            last_name: l.last_name.clone(),
+            variables: serde_json::Value::Object(l.variables.clone()),
+            status: l.status.as_str().to_owned(),
+            is_bounced: l.is_bounced,
+            is_unsubscribed: l.is_unsubscribed,
+            provider: l.provider.map(|p| p.as_str().to_owned()),
+            created_at: l.created_at,
+            updated_at: l.updated_at,
+        }
+    }
+}
+
+/// Whether the workspace has the campaign; locks it against deletion until the transaction ends.
+async fn campaign_exists(
+    conn: &mut AsyncPgConnection,
+    workspace_id: Uuid,
+    campaign_id: Uuid,
+) -> QueryResult<bool> {
+    campaigns::table
+        .filter(campaigns::workspace_id.eq(workspace_id))
+        .filter(campaigns::id.eq(campaign_id))
+        .select(campaigns::id)
+        .for_key_share()
+        .first::<Uuid>(conn)
+        .await
+        .optional()
+        .map(|found| found.is_some())
+}
+
+/// Adds `leads` and `finished` to the campaign's counters (creating its row if missing).
+async fn bump_counters(
+    conn: &mut AsyncPgConnection,
+    workspace_id: Uuid,
+    campaign_id: Uuid,
+    leads: i64,
+    finished: i64,
+) -> QueryResult<()> {
+    diesel::insert_into(campaign_stats::table)
+        .values((
+            campaign_stats::campaign_id.eq(campaign_id),
+            campaign_stats::workspace_id.eq(workspace_id),
+            campaign_stats::leads_count.eq(leads.max(0)),
+            campaign_stats::finished_leads.eq(finished.max(0)),
+        ))
+        .on_conflict(campaign_stats::campaign_id)
+        .do_update()
+        .set((
+            campaign_stats::leads_count.eq(campaign_stats::leads_count + leads),
+            campaign_stats::finished_leads.eq(campaign_stats::finished_leads + finished),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = leads)]
+struct LeadMerge {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    updated_at: OffsetDateTime,
+}
+
+async fn add_in(conn: &mut AsyncPgConnection, new: &NewLead) -> Result<AddOutcome, TxError> {
+    let row = LeadRow::from(&new.lead);
+    if !campaign_exists(conn, row.workspace_id, row.campaign_id).await? {
+        return Ok(AddOutcome::CampaignNotFound);
+    }
+    // A lead deleted between our conflict and our read is gone: try the insert once more.
+    for _ in 0..2 {
+        let inserted = diesel::insert_into(leads::table)
+            .values(&row)
+            .on_conflict((leads::campaign_id, leads::email))
+            .do_nothing()
+            .returning(LeadRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+        if let Some(inserted) = inserted {
+            bump_counters(conn, row.workspace_id, row.campaign_id, 1, 0).await?;
+            return Ok(AddOutcome::Created(inserted.try_into()?));
+        }
+        let existing = leads::table
+            .filter(leads::workspace_id.eq(row.workspace_id))
+            .filter(leads::campaign_id.eq(row.campaign_id))
+            .filter(leads::email.eq(&row.email));
+        let found = match new.if_exists {
+            IfExists::Fail => return Ok(AddOutcome::Duplicate),
+            IfExists::Skip => existing
+                .select(LeadRow::as_select())
+                .first(conn)
+                .await
+                .optional()?,
+            IfExists::Update => {
+                // Names given replace the old ones; variables are merged key by key (`||`).
+                let merge = LeadMerge {
+                    first_name: new.first_name_given.then(|| row.first_name.clone()),
+                    last_name: new.last_name_given.then(|| row.last_name.clone()),
+                    updated_at: row.updated_at,
+                };
+                diesel::update(existing)
+                    .set((
+                        merge,
+                        leads::variables.eq(leads::variables.concat(row.variables.clone())),
+                    ))
+                    .returning(LeadRow::as_returning())
+                    .get_result(conn)
+                    .await
+                    .optional()?
+            }
+        };
+        if let Some(found) = found {
+            let lead = Lead::try_from(found)?;
+            return Ok(match new.if_exists {
+                IfExists::Update => AddOutcome::Updated(lead),
+                _ => AddOutcome::Skipped(lead),
+            });
+        }
+    }
+    Err(StoreError::Other(anyhow::anyhow!(
+        "lead kept conflicting and disappearing while being added"
+    ))
+    .into())
+}
+
+/// [`LeadRepository`] over PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgLeadRepository {
+    db: Db,
+}
+
+impl PgLeadRepository {
+    #[must_use]
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl LeadRepository for PgLeadRepository {
+    async fn add(&self, lead: &NewLead) -> Result<AddOutcome, StoreError> {
+        let mut conn = self.db.conn().await?;
+        Ok(conn
+            .transaction::<_, TxError, _>(async |c| add_in(c, lead).await)
+            .await?)
+    }
+
+    async fn get(
+        &self,
+        workspace_id: WorkspaceId,
+        campaign_id: CampaignId,
+        id: LeadId,
+    ) -> Result<Option<Lead>, StoreError> {
+        let mut conn = self.db.conn().await?;
+        leads::table
+            .filter(leads::workspace_id.eq(workspace_id.as_uuid()))
+            .filter(leads::campaign_id.eq(campaign_id.as_uuid()))
+            .filter(leads::id.eq(id.as_uuid()))
+            .select(LeadRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(from_diesel)?
+            .map(Lead::try_from)
+            .transpose()
+    }
+
+    async fn list(
+        &self,
+        workspace_id: WorkspaceId,
+        campaign_id: CampaignId,
+        query: &ListQuery<LeadSort>,
+    ) -> Result<Option<Page<Lead>>, StoreError> {
+        let (ws, campaign) = (workspace_id.as_uuid(), campaign_id.as_uuid());
+        let mut conn = self.db.conn().await?;
+        let exists: bool = diesel::select(diesel::dsl::exists(
+            campaigns::table
+                .filter(campaigns::workspace_id.eq(ws))
+                .filter(campaigns::id.eq(campaign)),
+        ))
+        .get_result(&mut conn)
+        .await
+        .map_err(from_diesel)?;
+        if !exists {
+            return Ok(None);
+        }
+        let filtered = || {
+            let mut q = leads::table
+                .filter(leads::workspace_id.eq(ws))
+                .filter(leads::campaign_id.eq(campaign))
+                .into_boxed();
+            if let Some(term) = &query.search {
+                let pattern = like_pattern(term);
+                q = q.filter(
+                    leads::email
+                        .ilike(pattern.clone())
+                        .or(leads::first_name.ilike(pattern.clone()))
+                        .or(leads::last_name.ilike(pattern)),
+                );
+            }
+            q
+        };
+        let total: i64 = filtered()
+            .count()
+            .get_result(&mut conn)
+            .await
+            .map_err(from_diesel)?;
+        let q = filtered();
+        let q = match (query.sort, query.order) {
+            (LeadSort::CreatedAt, SortOrder::Asc) => {
+                q.order((leads::created_at.asc(), leads::id.asc()))
+            }
+            (LeadSort::CreatedAt, SortOrder::Desc) => {
+                q.order((leads::created_at.desc(), leads::id.desc()))
+            }
+            (LeadSort::Email, SortOrder::Asc) => q.order(leads::email.asc()),
+            (LeadSort::Email, SortOrder::Desc) => q.order(leads::email.desc()),
+            (LeadSort::FirstName, SortOrder::Asc) => {
+                q.order((leads::first_name.asc(), leads::id.asc()))
+            }
+            (LeadSort::FirstName, SortOrder::Desc) => {
+                q.order((leads::first_name.desc(), leads::id.desc()))
+            }
+            (LeadSort::LastName, SortOrder::Asc) => {
+                q.order((leads::last_name.asc(), leads::id.asc()))
+            }
+            (LeadSort::LastName, SortOrder::Desc) => {
+                q.order((leads::last_name.desc(), leads::id.desc()))
+            }
+            (LeadSort::Status, SortOrder::Asc) => q.order((leads::status.asc(), leads::id.asc())),
+            (LeadSort::Status, SortOrder::Desc) => {
+                q.order((leads::status.desc(), leads::id.desc()))
+            }
+        };
+        let rows = q
+            .offset(query.page.offset())
+            .limit(query.page.limit())
+            .select(LeadRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(from_diesel)?;
+        Ok(Some(Page {
+            items: rows
+                .into_iter()
+                .map(Lead::try_from)
+                .collect::<Result<_, _>>()?,
+            request: query.page,
+            total_count: u64::try_from(total).unwrap_or_default(),
+        }))
+    }
+
+    async fn delete(
+        &self,
+        workspace_id: WorkspaceId,
+        campaign_id: CampaignId,
+        id: LeadId,
+    ) -> Result<bool, StoreError> {
+        let (ws, campaign, id) = (workspace_id.as_uuid(), campaign_id.as_uuid(), id.as_uuid());
+        let mut conn = self.db.conn().await?;
+        Ok(conn
+            .transaction::<_, TxError, _>(async |c| {
+                let deleted: Option<LeadRow> = diesel::delete(
+                    leads::table
+                        .filter(leads::workspace_id.eq(ws))
+                        .filter(leads::campaign_id.eq(campaign))
+                        .filter(leads::id.eq(id)),
+                )
+                .returning(LeadRow::as_returning())
+                .get_result(c)
+                .await
+                .optional()?;
+                let Some(deleted) = deleted else {
+                    return Ok(false);
+                };
+                let finished = i64::from(Lead::try_from(deleted)?.is_finished());
+                bump_counters(c, ws, campaign, -1, -finished).await?;
+                Ok(true)
+            })
+            .await?)
+    }
+}

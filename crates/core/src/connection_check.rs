@@ -52,9 +52,10 @@ pub trait ConnectionCheckRepository: Send + Sync {
         limit: i64,
     ) -> Result<Vec<PendingCheck>, StoreError>;
 
-    /// Records the outcome of a claimed check: `connected` (error cleared) or `error` with the
-    /// reason. MUST change nothing, returning false, when the inbox is no longer `validating`
-    /// (its settings changed during the check, or it was deleted).
+    /// Records the outcome of the check claimed at `claimed_at` (the `now` given to
+    /// [`ConnectionCheckRepository::claim_pending`]): `connected` (error cleared) or `error` with
+    /// the reason. MUST change nothing, returning false, unless the inbox is still `validating`
+    /// under that same claim (its settings may have changed, or a newer claim taken over).
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
@@ -62,7 +63,7 @@ pub trait ConnectionCheckRepository: Send + Sync {
         &self,
         inbox_id: InboxId,
         outcome: &CheckOutcome,
-        now: OffsetDateTime,
+        claimed_at: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 }
 

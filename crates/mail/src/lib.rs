@@ -1,10 +1,14 @@
 //! Reachkit's mail adapters.
 //!
-//! For now this crate holds the pure inbound part: [`inbound::classify`] reads one raw message
+//! The inbound part is pure: [`inbound::classify`] reads one raw message
 //! (`&[u8]`, as fetched over IMAP) and says whether it is a bounce, an auto-reply, a human message
 //! that may be a reply, or something else, with the headers the inbox sync needs to match it to
-//! what was sent. No I/O happens here.
+//! what was sent. No I/O happens there.
+//!
+//! [`check::MailChecker`] logs in to an inbox's SMTP and IMAP servers for the background
+//! connection check (the `MailboxChecker` port of `reachkit-core`).
 
+pub mod check;
 pub mod inbound;
 
 pub use inbound::{

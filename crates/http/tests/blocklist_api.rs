@@ -12,7 +12,10 @@ use reachkit_core::blocklist::{
 };
 use reachkit_core::clock::Clock;
 use reachkit_core::ids::{ApiKeyId, BlocklistEntryId, WorkspaceId};
+use reachkit_core::inboxes::{InboxService, MockInboxRepository};
+use reachkit_core::leads::{LeadService, MockLeadRepository};
 use reachkit_core::paging::{Page, SortOrder};
+use reachkit_core::secrets::MockSecretBox;
 use reachkit_core::workspaces::MockWorkspaceRepository;
 use reachkit_domain::email::EmailAddress;
 use reachkit_http::{Services, configure};
@@ -69,6 +72,12 @@ async fn call(blocklist: MockBlocklistRepository, req: test::TestRequest) -> (St
             Arc::new(Fixed),
         ),
         blocklist: BlocklistService::new(Arc::new(blocklist), Arc::new(Fixed)),
+        inboxes: InboxService::new(
+            Arc::new(MockInboxRepository::new()),
+            Arc::new(MockSecretBox::new()),
+            Arc::new(Fixed),
+        ),
+        leads: LeadService::new(Arc::new(MockLeadRepository::new()), Arc::new(Fixed)),
     };
     let app = test::init_service(App::new().configure(configure(services))).await;
     let response: ServiceResponse = test::call_service(&app, req.to_request()).await;

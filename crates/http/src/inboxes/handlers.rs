@@ -1,0 +1,115 @@
+//! Inbox handlers: translate HTTP to the inbox service and back.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use reachkit_core::ids::InboxId;
+use reachkit_core::inboxes::{InboxError, InboxService, InboxSort};
+use reachkit_core::paging::DEFAULT_PAGE_SIZE;
+
+use super::dto::{CreateRequest, InboxDto, UpdateRequest, WarmupStatsDto};
+use crate::auth::Authenticated;
+use crate::envelope;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ListParams, path_id};
+use crate::validation::validation_error;
+
+const NOT_FOUND: &str = "inbox not found";
+
+fn api_error(e: InboxError) -> ApiError {
+    match e {
+        InboxError::Invalid(errors) => validation_error(&errors),
+        InboxError::NotFound => ApiError::NotFound(NOT_FOUND),
+        InboxError::Duplicate => ApiError::Conflict(
+            "an inbox with this email already exists in the workspace".to_owned(),
+        ),
+        InboxError::Secret(e) => ApiError::Internal(anyhow::Error::new(e)),
+        InboxError::Store(e) => e.into(),
+    }
+}
+
+/// `GET /inboxes`
+pub async fn index(
+    auth: Authenticated,
+    service: web::Data<InboxService>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let query =
+        params
+            .into_inner()
+            .into_query(DEFAULT_PAGE_SIZE, InboxSort::parse, InboxSort::ALLOWED)?;
+    let page = service
+        .list(auth.workspace_id, &query)
+        .await
+        .map_err(api_error)?;
+    Ok(envelope::page(page, InboxDto::from))
+}
+
+/// `POST /inboxes` (an extension): 201 with the new inbox, in `pending`.
+pub async fn create(
+    auth: Authenticated,
+    service: web::Data<InboxService>,
+    body: ApiJson<CreateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let inbox = service
+        .create(auth.workspace_id, &body.0.into())
+        .await
+        .map_err(api_error)?;
+    Ok(envelope::data(StatusCode::CREATED, InboxDto::from(inbox)))
+}
+
+/// `GET /inboxes/{id}`
+pub async fn show(
+    auth: Authenticated,
+    service: web::Data<InboxService>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: InboxId = path_id(&id, NOT_FOUND)?;
+    let detail = service
+        .get(auth.workspace_id, id)
+        .await
+        .map_err(api_error)?;
+    Ok(envelope::data(StatusCode::OK, InboxDto::from(detail)))
+}
+
+/// `PATCH /inboxes/{id}`: all fields or none.
+pub async fn update(
+    auth: Authenticated,
+    service: web::Data<InboxService>,
+    id: web::Path<String>,
+    body: ApiJson<UpdateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id: InboxId = path_id(&id, NOT_FOUND)?;
+    let detail = service
+        .update(auth.workspace_id, id, &body.0.into())
+        .await
+        .map_err(api_error)?;
+    Ok(envelope::data(StatusCode::OK, InboxDto::from(detail)))
+}
+
+/// `DELETE /inboxes/{id}` (an extension).
+pub async fn delete(
+    auth: Authenticated,
+    service: web::Data<InboxService>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: InboxId = path_id(&id, NOT_FOUND)?;
+    service
+        .delete(auth.workspace_id, id)
+        .await
+        .map_err(api_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /inboxes/{inbox_id}/warmup/stats`
+pub async fn warmup_stats(
+    auth: Authenticated,
+    service: web::Data<InboxService>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: InboxId = path_id(&id, NOT_FOUND)?;
+    let stats = service
+        .warmup_stats(auth.workspace_id, id)
+        .await
+        .map_err(api_error)?;
+    Ok(envelope::data(StatusCode::OK, WarmupStatsDto::from(stats)))
+}

@@ -1,0 +1,105 @@
+//! Lead handlers: translate HTTP to the lead service and back.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use reachkit_core::ids::{CampaignId, LeadId};
+use reachkit_core::leads::{LeadError, LeadService, LeadSort};
+use reachkit_core::paging::DEFAULT_PAGE_SIZE;
+
+use super::dto::{CreateRequest, LeadDto};
+use crate::auth::Authenticated;
+use crate::envelope;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ListParams, path_id};
+use crate::validation::validation_error;
+
+const CAMPAIGN_NOT_FOUND: &str = "campaign not found";
+const NOT_FOUND: &str = "lead not found";
+
+fn api_error(e: LeadError) -> ApiError {
+    match e {
+        LeadError::Invalid(errors) => validation_error(&errors),
+        LeadError::CampaignNotFound => ApiError::NotFound(CAMPAIGN_NOT_FOUND),
+        LeadError::NotFound => ApiError::NotFound(NOT_FOUND),
+        LeadError::Duplicate => ApiError::Conflict(
+            "a lead with this email already exists in the campaign (use if_exists skip or update)"
+                .to_owned(),
+        ),
+        LeadError::Store(e) => e.into(),
+    }
+}
+
+/// `GET /campaigns/{campaign_id}/leads`
+pub async fn index(
+    auth: Authenticated,
+    service: web::Data<LeadService>,
+    campaign_id: web::Path<String>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let campaign_id: CampaignId = path_id(&campaign_id, CAMPAIGN_NOT_FOUND)?;
+    let query =
+        params
+            .into_inner()
+            .into_query(DEFAULT_PAGE_SIZE, LeadSort::parse, LeadSort::ALLOWED)?;
+    let page = service
+        .list(auth.workspace_id, campaign_id, &query)
+        .await
+        .map_err(api_error)?;
+    Ok(envelope::page(page, LeadDto::from))
+}
+
+/// `POST /campaigns/{campaign_id}/leads`: 201 for a new lead; 200 with the existing lead for
+/// `if_exists` skip (unchanged) or update (after the update).
+pub async fn create(
+    auth: Authenticated,
+    service: web::Data<LeadService>,
+    campaign_id: web::Path<String>,
+    body: ApiJson<CreateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let campaign_id: CampaignId = path_id(&campaign_id, CAMPAIGN_NOT_FOUND)?;
+    let added = service
+        .add(auth.workspace_id, campaign_id, &body.0.into())
+        .await
+        .map_err(api_error)?;
+    let status = if added.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(envelope::data(status, LeadDto::from(added.lead)))
+}
+
+fn ids(path: &(String, String)) -> Result<(CampaignId, LeadId), ApiError> {
+    Ok((
+        path_id(&path.0, CAMPAIGN_NOT_FOUND)?,
+        path_id(&path.1, NOT_FOUND)?,
+    ))
+}
+
+/// `GET /campaigns/{campaign_id}/leads/{id}`
+pub async fn show(
+    auth: Authenticated,
+    service: web::Data<LeadService>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (campaign_id, id) = ids(&path)?;
+    let lead = service
+        .get(auth.workspace_id, campaign_id, id)
+        .await
+        .map_err(api_error)?;
+    Ok(envelope::data(StatusCode::OK, LeadDto::from(lead)))
+}
+
+/// `DELETE /campaigns/{campaign_id}/leads/{id}`
+pub async fn delete(
+    auth: Authenticated,
+    service: web::Data<LeadService>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (campaign_id, id) = ids(&path)?;
+    service
+        .delete(auth.workspace_id, campaign_id, id)
+        .await
+        .map_err(api_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -38,6 +38,20 @@ pub enum Command {
     /// Inspect inbound mail the way inbox sync reads it.
     #[command(subcommand)]
     Inbound(InboundCommand),
+    /// Manage the keys that protect data at rest.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Print a new random key for secrets.key (base64 of 32 bytes) on standard output.
+    ///
+    /// Set it as REACHKIT__SECRETS__KEY (or secrets.key in reachkit.toml) before `reachkit
+    /// serve`. Keep it safe and keep it: inbox passwords stored under one key cannot be read with
+    /// another. Needs no database.
+    #[command(name = "generate-key")]
+    GenerateKey,
 }
 
 #[derive(Debug, Subcommand)]

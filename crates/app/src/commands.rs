@@ -9,7 +9,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::cli::{ApiKeyCommand, WorkspaceCommand};
+use crate::cli::{ApiKeyCommand, SecretsCommand, WorkspaceCommand};
 use crate::wiring::Wiring;
 
 fn parse_workspace(raw: &str) -> anyhow::Result<WorkspaceId> {
@@ -164,6 +164,23 @@ pub async fn api_key(
             } else {
                 writeln!(out, "Revoked API key {} ({}).", key.id, key.prefix)?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Runs a `secrets` command, writing its result to `out`.
+///
+/// # Errors
+/// When `out` cannot be written.
+pub fn secrets(command: &SecretsCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+    match command {
+        SecretsCommand::GenerateKey => {
+            writeln!(
+                out,
+                "{}",
+                reachkit_core::secrets::AesGcmSecretBox::generate_key_base64()
+            )?;
         }
     }
     Ok(())

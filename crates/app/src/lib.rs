@@ -11,15 +11,21 @@ pub mod settings;
 pub mod telemetry;
 pub mod wiring;
 
+use std::sync::Arc;
+
 use cli::{Cli, Command};
 use settings::{ProcessEnv, Settings};
-use wiring::Wiring;
+use wiring::{NoSecretKey, Wiring};
 
 /// Runs one command line.
 ///
 /// # Errors
 /// Any failure, with a message meant for the user.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Making a key must work before any configuration (a malformed key included) is read.
+    if let Command::Secrets(command) = &cli.command {
+        return commands::secrets(command, &mut std::io::stdout().lock());
+    }
     let settings = Settings::load(cli.config.as_deref(), &ProcessEnv)?;
     telemetry::init(&settings.log);
     if let Some(file) = &settings.file {
@@ -40,6 +46,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::workspace(&wiring, command, &mut std::io::stdout().lock()).await
         }
         Command::Inbound(command) => inbound::run(command, &mut std::io::stdout().lock()),
+        Command::Secrets(command) => commands::secrets(&command, &mut std::io::stdout().lock()),
         Command::ApiKey(command) => {
             let wiring = admin_wiring(&settings).await?;
             commands::api_key(&wiring, command, &mut std::io::stdout().lock()).await
@@ -51,5 +58,5 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn admin_wiring(settings: &Settings) -> anyhow::Result<Wiring> {
     let url = settings.database_url()?;
     reachkit_postgres::run_migrations(url).await?;
-    Wiring::connect_system(url, settings.pool()).await
+    Wiring::connect_system(url, settings.pool(), Arc::new(NoSecretKey)).await
 }

@@ -2,12 +2,18 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer};
 use anyhow::Context;
+use reachkit_core::clock::{Clock, SystemClock};
+use reachkit_core::connection_check::ConnectionCheckService;
 use reachkit_http::request_log::log_request;
+use reachkit_mail::check::MailChecker;
+use tokio::sync::watch;
 
 use crate::settings::Settings;
 use crate::wiring::Wiring;
@@ -57,11 +63,12 @@ pub fn bind(wiring: &Wiring, listen: SocketAddr) -> anyhow::Result<Bound> {
 /// When migrations fail, the database is unreachable or the address cannot be bound.
 pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let url = settings.database_url()?;
+    let secrets = Arc::new(settings.secret_box()?);
     let applied = reachkit_postgres::run_migrations(url).await?;
     if !applied.is_empty() {
         tracing::info!(count = applied.len(), "applied migrations");
     }
-    let wiring = Wiring::connect_system(url, settings.pool()).await?;
+    let wiring = Wiring::connect_system(url, settings.pool(), secrets).await?;
     let listen = settings
         .listen_addr()
         .with_context(|| format!("http.listen {:?} is not an address", settings.http.listen))?;
@@ -74,7 +81,46 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
         out.flush()?;
     }
     tracing::info!(addrs = ?bound.addrs, "serving the API");
-    bound.server.await?;
+    let (stop, stopped) = watch::channel(false);
+    let checker = Arc::new(MailChecker::new(settings.mail_checks()));
+    let worker = tokio::spawn(connection_check_loop(
+        wiring.connection_check(checker),
+        Arc::new(SystemClock),
+        Duration::from_secs(settings.engine.connection_check_seconds),
+        stopped,
+    ));
+    let served = bound.server.await;
+    let _ = stop.send(true);
+    if let Err(e) = worker.await {
+        tracing::error!(error = %e, "the connection check worker failed");
+    }
+    served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Checks pending inboxes every `every` until `stop` turns true. A check in flight is abandoned
+/// at shutdown; its inboxes are claimed again once the claim is stale.
+pub async fn connection_check_loop(
+    service: ConnectionCheckService,
+    clock: Arc<dyn Clock>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        tokio::select! {
+            result = service.check_pending(clock.now()) => match result {
+                Ok(0) => {}
+                Ok(checked) => tracing::info!(checked, "checked inbox connections"),
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "inbox connection check failed"),
+            },
+            _ = stop.changed() => return,
+        }
+    }
 }

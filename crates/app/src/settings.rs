@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use config::{Config, Environment, File, FileFormat};
+use reachkit_core::secrets::AesGcmSecretBox;
 use serde::Deserialize;
 
 /// Every setting Reachkit reads, with its section.
@@ -14,6 +15,10 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub http: HttpSettings,
     pub log: LogSettings,
+    #[serde(default)]
+    pub secrets: SecretsSettings,
+    pub mail: MailSettings,
+    pub engine: EngineSettings,
     /// Keys found in the sources that no setting uses: logged as warnings at start-up.
     #[serde(skip)]
     pub unknown_keys: Vec<String>,
@@ -40,6 +45,43 @@ impl std::fmt::Debug for DatabaseSettings {
             .finish()
     }
 }
+
+/// Keys that protect data at rest.
+#[derive(Clone, Default, Deserialize)]
+pub struct SecretsSettings {
+    /// Base64 of 32 random bytes: the AES-256-GCM key inbox passwords are encrypted with.
+    pub key: Option<String>,
+}
+
+// The key must never be printed.
+impl std::fmt::Debug for SecretsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretsSettings")
+            .field("key", &self.key.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+/// How Reachkit talks to mail servers.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailSettings {
+    /// Accept invalid (e.g. self-signed) TLS certificates. For test servers only.
+    pub allow_invalid_certs: bool,
+    /// The longest one SMTP or IMAP login check may take.
+    pub check_timeout_seconds: u64,
+}
+
+/// The background workers.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EngineSettings {
+    /// Seconds between two passes of the inbox connection check.
+    pub connection_check_seconds: u64,
+}
+
+/// How to make a key, for every message that asks for one.
+pub const KEY_HELP: &str = "make one with `reachkit secrets generate-key` (or `openssl rand -base64 32`) \
+     and set REACHKIT__SECRETS__KEY (or secrets.key in reachkit.toml); keep it safe and stable: \
+     inbox passwords stored under one key cannot be read with another";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct HttpSettings {
@@ -73,6 +115,10 @@ const KNOWN_KEYS: &[&str] = &[
     "http.public_url",
     "log.format",
     "log.level",
+    "secrets.key",
+    "mail.allow_invalid_certs",
+    "mail.check_timeout_seconds",
+    "engine.connection_check_seconds",
 ];
 
 const DEFAULTS: &str = r#"
@@ -87,6 +133,14 @@ public_url = "http://127.0.0.1:8080"
 [log]
 format = "text"
 level = "info"
+
+
+[mail]
+allow_invalid_certs = false
+check_timeout_seconds = 30
+
+[engine]
+connection_check_seconds = 10
 "#;
 
 /// Why the settings could not be loaded. Each message names the setting at fault.
@@ -201,7 +255,44 @@ impl Settings {
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid("log.level", "is not a valid filter (try info or debug)");
         }
+        if let Some(key) = &self.secrets.key
+            && let Err(e) = AesGcmSecretBox::from_base64(key)
+        {
+            return invalid(
+                "secrets.key",
+                &format!("{e} (base64 of 32 random bytes): {KEY_HELP}"),
+            );
+        }
+        if self.mail.check_timeout_seconds == 0 {
+            return invalid("mail.check_timeout_seconds", "must be at least 1");
+        }
+        if self.engine.connection_check_seconds == 0 {
+            return invalid("engine.connection_check_seconds", "must be at least 1");
+        }
         Ok(())
+    }
+
+    /// The box inbox passwords are sealed with, from `secrets.key`.
+    ///
+    /// # Errors
+    /// When no key is configured, with a message that says how to make one.
+    pub fn secret_box(&self) -> anyhow::Result<AesGcmSecretBox> {
+        let key = self.secrets.key.as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "no secrets.key configured: Reachkit encrypts inbox passwords with it; {KEY_HELP}"
+            )
+        })?;
+        AesGcmSecretBox::from_base64(key)
+            .map_err(|e| anyhow::anyhow!("secrets.key {e}: {KEY_HELP}"))
+    }
+
+    /// How mail servers are checked.
+    #[must_use]
+    pub fn mail_checks(&self) -> reachkit_mail::check::CheckSettings {
+        reachkit_mail::check::CheckSettings {
+            timeout: Duration::from_secs(self.mail.check_timeout_seconds),
+            allow_invalid_certs: self.mail.allow_invalid_certs,
+        }
     }
 
     /// The parsed listen address.
@@ -366,6 +457,18 @@ mod tests {
             ),
             ("REACHKIT__LOG__FORMAT", "xml", "log.format"),
             ("REACHKIT__HTTP__PUBLIC_URL", "ftp://x", "http.public_url"),
+            ("REACHKIT__SECRETS__KEY", "not base64!", "secrets.key"),
+            ("REACHKIT__SECRETS__KEY", "c2hvcnQ=", "secrets.key"),
+            (
+                "REACHKIT__ENGINE__CONNECTION_CHECK_SECONDS",
+                "0",
+                "engine.connection_check_seconds",
+            ),
+            (
+                "REACHKIT__MAIL__CHECK_TIMEOUT_SECONDS",
+                "0",
+                "mail.check_timeout_seconds",
+            ),
         ];
         for (key, value, named) in cases {
             let err = Settings::load(None, &FakeEnv::new(&[(key, value)]))
@@ -394,6 +497,25 @@ mod tests {
         unknown.sort();
         assert_eq!(unknown, ["http.lisen", "log.colour", "smtp"]);
         let _ = std::fs::remove_file(file);
+    }
+
+    #[test]
+    fn the_secrets_key_is_optional_until_serve_asks_for_it_and_never_printed() {
+        let none = Settings::load(None, &FakeEnv::new(&[])).expect("load");
+        let err = none
+            .secret_box()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("secrets.key"), "{err}");
+        assert!(err.contains("reachkit secrets generate-key"), "{err}");
+        let key = AesGcmSecretBox::generate_key_base64();
+        let env = FakeEnv::new(&[("REACHKIT__SECRETS__KEY", key.as_str())]);
+        let set = Settings::load(None, &env).expect("load");
+        assert!(set.secret_box().is_ok());
+        assert!(!format!("{set:?}").contains(&key));
+        assert_eq!(set.engine.connection_check_seconds, 10);
+        assert!(!set.mail.allow_invalid_certs);
     }
 
     #[test]

@@ -5,18 +5,48 @@ use std::sync::Arc;
 use reachkit_core::api_keys::ApiKeyService;
 use reachkit_core::blocklist::BlocklistService;
 use reachkit_core::clock::{Clock, SystemClock};
+use reachkit_core::connection_check::{ConnectionCheckService, MailboxChecker};
+use reachkit_core::inboxes::InboxService;
+use reachkit_core::leads::LeadService;
+use reachkit_core::secrets::{SecretBox, SecretError};
 use reachkit_core::workspaces::WorkspaceService;
 use reachkit_postgres::{
-    Db, PgApiKeyRepository, PgBlocklistRepository, PgWorkspaceRepository, PoolSettings,
+    Db, PgApiKeyRepository, PgBlocklistRepository, PgInboxRepository, PgLeadRepository,
+    PgWorkspaceRepository, PoolSettings,
 };
 
+/// The secret box of commands that never touch secrets (no `secrets.key` needed): any use fails.
+#[derive(Debug, Clone, Copy)]
+pub struct NoSecretKey;
+
+impl SecretBox for NoSecretKey {
+    fn seal(&self, _: &[u8], _: &[u8]) -> Result<Vec<u8>, SecretError> {
+        Err(SecretError::Unencryptable)
+    }
+
+    fn open(&self, _: &[u8], _: &[u8]) -> Result<Vec<u8>, SecretError> {
+        Err(SecretError::Undecryptable)
+    }
+}
+
 /// Every service, wired to one database.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Wiring {
     pub db: Db,
     pub workspaces: WorkspaceService,
     pub api_keys: ApiKeyService,
     pub blocklist: BlocklistService,
+    pub inboxes: InboxService,
+    pub leads: LeadService,
+    secrets: Arc<dyn SecretBox>,
+}
+
+impl std::fmt::Debug for Wiring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wiring")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Wiring {
@@ -28,14 +58,15 @@ impl Wiring {
         url: &str,
         pool: PoolSettings,
         clock: Arc<dyn Clock>,
+        secrets: Arc<dyn SecretBox>,
     ) -> anyhow::Result<Self> {
         let db = Db::connect(url, pool).await?;
-        Ok(Self::over(db, clock))
+        Ok(Self::over(db, clock, secrets))
     }
 
     /// The services over an existing pool.
     #[must_use]
-    pub fn over(db: Db, clock: Arc<dyn Clock>) -> Self {
+    pub fn over(db: Db, clock: Arc<dyn Clock>, secrets: Arc<dyn SecretBox>) -> Self {
         let workspace_repo = Arc::new(PgWorkspaceRepository::new(db.clone()));
         Self {
             workspaces: WorkspaceService::new(workspace_repo.clone(), Arc::clone(&clock)),
@@ -46,8 +77,15 @@ impl Wiring {
             ),
             blocklist: BlocklistService::new(
                 Arc::new(PgBlocklistRepository::new(db.clone())),
-                clock,
+                Arc::clone(&clock),
             ),
+            inboxes: InboxService::new(
+                Arc::new(PgInboxRepository::new(db.clone())),
+                Arc::clone(&secrets),
+                Arc::clone(&clock),
+            ),
+            leads: LeadService::new(Arc::new(PgLeadRepository::new(db.clone())), clock),
+            secrets,
             db,
         }
     }
@@ -56,8 +94,22 @@ impl Wiring {
     ///
     /// # Errors
     /// When the database cannot be reached.
-    pub async fn connect_system(url: &str, pool: PoolSettings) -> anyhow::Result<Self> {
-        Self::connect(url, pool, Arc::new(SystemClock)).await
+    pub async fn connect_system(
+        url: &str,
+        pool: PoolSettings,
+        secrets: Arc<dyn SecretBox>,
+    ) -> anyhow::Result<Self> {
+        Self::connect(url, pool, Arc::new(SystemClock), secrets).await
+    }
+
+    /// The background connection check over the given mail checker.
+    #[must_use]
+    pub fn connection_check(&self, checker: Arc<dyn MailboxChecker>) -> ConnectionCheckService {
+        ConnectionCheckService::new(
+            Arc::new(PgInboxRepository::new(self.db.clone())),
+            checker,
+            Arc::clone(&self.secrets),
+        )
     }
 
     /// The services the HTTP API drives.
@@ -66,6 +118,8 @@ impl Wiring {
         reachkit_http::Services {
             api_keys: self.api_keys.clone(),
             blocklist: self.blocklist.clone(),
+            inboxes: self.inboxes.clone(),
+            leads: self.leads.clone(),
         }
     }
 }

@@ -7,12 +7,15 @@ use reachkit_testkit::TestDatabase;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_reachkit");
+/// A fixed `secrets.key` for the servers these tests start (base64 of 32 bytes).
+const SECRETS_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 fn reachkit(db: &TestDatabase) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", &db.url)
+        .env("REACHKIT__SECRETS__KEY", SECRETS_KEY)
         .env("RUST_LOG", "warn")
         // Never pick up a developer's reachkit.toml.
         .current_dir(std::env::temp_dir());

@@ -427,7 +427,10 @@ mod tests {
     }
 
     fn vars(value: Value) -> Option<Variables> {
-        value.as_object().cloned()
+        match value {
+            Value::Object(map) => Some(map),
+            _ => None,
+        }
     }
 
     fn fields(result: Result<Added, LeadError>) -> Vec<String> {
@@ -526,7 +529,8 @@ mod tests {
 
     #[tokio::test]
     async fn outcomes_map_to_created_existing_duplicate_and_not_found() {
-        let cases: [(IfExists, fn(&NewLead) -> AddOutcome); 4] = [
+        type Outcome = fn(&NewLead) -> AddOutcome;
+        let cases: [(IfExists, Outcome); 4] = [
             (IfExists::Skip, |n| AddOutcome::Skipped(n.lead.clone())),
             (IfExists::Update, |n| AddOutcome::Updated(n.lead.clone())),
             (IfExists::Fail, |_| AddOutcome::Duplicate),

@@ -208,7 +208,7 @@ pub enum CampaignUpdateOutcome {
     /// The change set was refused; nothing was written.
     Invalid(ValidationErrors),
     /// Written; the campaign as it is now.
-    Updated(CampaignRecord),
+    Updated(Box<CampaignRecord>),
 }
 
 /// What a schedule update did.
@@ -312,8 +312,7 @@ pub trait CampaignRepository: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
-    async fn delete(&self, workspace_id: WorkspaceId, id: CampaignId)
-    -> Result<bool, StoreError>;
+    async fn delete(&self, workspace_id: WorkspaceId, id: CampaignId) -> Result<bool, StoreError>;
 
     /// Attaches the (deduplicated, non-empty) inboxes, keeping those already attached. MUST
     /// change nothing when any id is not an inbox of the workspace. Safe under concurrent calls.
@@ -370,7 +369,9 @@ impl std::fmt::Debug for CampaignService {
 }
 
 fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> CampaignError {
-    CampaignError::Invalid(ValidationErrors(vec![FieldError::new(field, code, message)]))
+    CampaignError::Invalid(ValidationErrors(vec![FieldError::new(
+        field, code, message,
+    )]))
 }
 
 /// `now` as a jiff instant, for the domain's time-zone maths.
@@ -386,7 +387,9 @@ fn to_time_date(d: jiff::civil::Date) -> Result<Date, StoreError> {
     match (month, day) {
         (Some(month), Some(day)) => Date::from_calendar_date(i32::from(d.year()), month, day)
             .map_err(|e| StoreError::Other(anyhow::Error::new(e).context("local date"))),
-        _ => Err(StoreError::Other(anyhow::anyhow!("local date {d} out of range"))),
+        _ => Err(StoreError::Other(anyhow::anyhow!(
+            "local date {d} out of range"
+        ))),
     }
 }
 
@@ -464,8 +467,8 @@ impl CampaignService {
         workspace_id: WorkspaceId,
         name: &str,
     ) -> Result<CampaignDetail, CampaignError> {
-        let name = CampaignName::parse(name)
-            .map_err(|e| invalid("name", e.code(), e.to_string()))?;
+        let name =
+            CampaignName::parse(name).map_err(|e| invalid("name", e.code(), e.to_string()))?;
         let now = self.clock.now();
         let new = NewCampaign {
             campaign: Campaign {
@@ -498,7 +501,12 @@ impl CampaignService {
             .get(workspace_id, id)
             .await?
             .ok_or(CampaignError::NotFound)?;
-        let today = to_time_date(record.campaign.schedule.local_date(instant(self.clock.now())))?;
+        let today = to_time_date(
+            record
+                .campaign
+                .schedule
+                .local_date(instant(self.clock.now())),
+        )?;
         let from = today
             .checked_sub(time::Duration::days(i64::from(DAILY_DAYS) - 1))
             .unwrap_or(today);
@@ -550,7 +558,7 @@ impl CampaignService {
         {
             CampaignUpdateOutcome::NotFound => Err(CampaignError::NotFound),
             CampaignUpdateOutcome::Invalid(e) => Err(CampaignError::Invalid(e)),
-            CampaignUpdateOutcome::Updated(record) => Ok(record.into()),
+            CampaignUpdateOutcome::Updated(record) => Ok((*record).into()),
         }
     }
 

@@ -4,10 +4,13 @@ use std::sync::Arc;
 
 use reachkit_core::api_keys::ApiKeyService;
 use reachkit_core::blocklist::BlocklistService;
+use reachkit_core::campaigns::CampaignService;
 use reachkit_core::clock::{Clock, SystemClock};
+use reachkit_core::sequences::SequenceService;
 use reachkit_core::workspaces::WorkspaceService;
 use reachkit_postgres::{
-    Db, PgApiKeyRepository, PgBlocklistRepository, PgWorkspaceRepository, PoolSettings,
+    Db, PgApiKeyRepository, PgBlocklistRepository, PgCampaignRepository, PgSequenceRepository,
+    PgWorkspaceRepository, PoolSettings,
 };
 
 /// Every service, wired to one database.
@@ -17,6 +20,8 @@ pub struct Wiring {
     pub workspaces: WorkspaceService,
     pub api_keys: ApiKeyService,
     pub blocklist: BlocklistService,
+    pub campaigns: CampaignService,
+    pub sequences: SequenceService,
 }
 
 impl Wiring {
@@ -37,6 +42,7 @@ impl Wiring {
     #[must_use]
     pub fn over(db: Db, clock: Arc<dyn Clock>) -> Self {
         let workspace_repo = Arc::new(PgWorkspaceRepository::new(db.clone()));
+        let sequence_repo = Arc::new(PgSequenceRepository::new(db.clone()));
         Self {
             workspaces: WorkspaceService::new(workspace_repo.clone(), Arc::clone(&clock)),
             api_keys: ApiKeyService::new(
@@ -46,8 +52,14 @@ impl Wiring {
             ),
             blocklist: BlocklistService::new(
                 Arc::new(PgBlocklistRepository::new(db.clone())),
-                clock,
+                Arc::clone(&clock),
             ),
+            campaigns: CampaignService::new(
+                Arc::new(PgCampaignRepository::new(db.clone())),
+                sequence_repo.clone(),
+                Arc::clone(&clock),
+            ),
+            sequences: SequenceService::new(sequence_repo, clock),
             db,
         }
     }
@@ -66,6 +78,8 @@ impl Wiring {
         reachkit_http::Services {
             api_keys: self.api_keys.clone(),
             blocklist: self.blocklist.clone(),
+            campaigns: self.campaigns.clone(),
+            sequences: self.sequences.clone(),
         }
     }
 }

@@ -71,3 +71,19 @@ id_type!(
     /// An entry of a workspace's blocklist.
     BlocklistEntryId
 );
+id_type!(
+    /// A campaign.
+    CampaignId
+);
+id_type!(
+    /// A step of a campaign's sequence (a row of `sequences`).
+    SequenceId
+);
+id_type!(
+    /// An A/B variant of a sequence step.
+    VariantId
+);
+id_type!(
+    /// A sending inbox (mailbox) of a workspace.
+    InboxId
+);

@@ -6,10 +6,12 @@
 
 pub mod api_keys;
 pub mod blocklist;
+pub mod campaigns;
 pub mod clock;
 pub mod error;
 pub mod ids;
 pub mod paging;
+pub mod sequences;
 pub mod workspaces;
 
 pub use error::StoreError;

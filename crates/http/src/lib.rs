@@ -6,6 +6,7 @@
 
 pub mod auth;
 mod blocklist;
+mod campaigns;
 pub mod envelope;
 pub mod error;
 pub mod extract;
@@ -15,6 +16,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, Resource, web};
 use reachkit_core::api_keys::ApiKeyService;
 use reachkit_core::blocklist::BlocklistService;
+use reachkit_core::campaigns::CampaignService;
+use reachkit_core::sequences::SequenceService;
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -24,6 +27,8 @@ use crate::error::ApiError;
 pub struct Services {
     pub api_keys: ApiKeyService,
     pub blocklist: BlocklistService,
+    pub campaigns: CampaignService,
+    pub sequences: SequenceService,
 }
 
 /// A route resource whose unsupported methods answer 405 in the envelope.
@@ -46,12 +51,18 @@ pub fn configure(services: Services) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(services.api_keys))
             .app_data(web::Data::new(services.blocklist))
+            .app_data(web::Data::new(services.campaigns))
+            .app_data(web::Data::new(services.sequences))
             .app_data(web::PayloadConfig::new(extract::MAX_JSON_BYTES))
             .app_data(extract::query_config())
             .app_data(extract::path_config())
             .app_data(extract::json_config())
             .service(resource("/health").route(web::get().to(health)))
-            .service(web::scope("/api/v1").configure(blocklist::routes))
+            .service(
+                web::scope("/api/v1")
+                    .configure(blocklist::routes)
+                    .configure(campaigns::routes),
+            )
             .default_service(web::to(not_found));
     }
 }

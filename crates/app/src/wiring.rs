@@ -4,15 +4,17 @@ use std::sync::Arc;
 
 use reachkit_core::api_keys::ApiKeyService;
 use reachkit_core::blocklist::BlocklistService;
+use reachkit_core::campaigns::CampaignService;
 use reachkit_core::clock::{Clock, SystemClock};
 use reachkit_core::connection_check::{ConnectionCheckService, MailboxChecker};
 use reachkit_core::inboxes::InboxService;
 use reachkit_core::leads::LeadService;
 use reachkit_core::secrets::{SecretBox, SecretError};
+use reachkit_core::sequences::SequenceService;
 use reachkit_core::workspaces::WorkspaceService;
 use reachkit_postgres::{
-    Db, PgApiKeyRepository, PgBlocklistRepository, PgInboxRepository, PgLeadRepository,
-    PgWorkspaceRepository, PoolSettings,
+    Db, PgApiKeyRepository, PgBlocklistRepository, PgCampaignRepository, PgInboxRepository,
+    PgLeadRepository, PgSequenceRepository, PgWorkspaceRepository, PoolSettings,
 };
 
 /// The secret box of commands that never touch secrets (no `secrets.key` needed): any use fails.
@@ -38,6 +40,8 @@ pub struct Wiring {
     pub blocklist: BlocklistService,
     pub inboxes: InboxService,
     pub leads: LeadService,
+    pub campaigns: CampaignService,
+    pub sequences: SequenceService,
     secrets: Arc<dyn SecretBox>,
 }
 
@@ -68,6 +72,7 @@ impl Wiring {
     #[must_use]
     pub fn over(db: Db, clock: Arc<dyn Clock>, secrets: Arc<dyn SecretBox>) -> Self {
         let workspace_repo = Arc::new(PgWorkspaceRepository::new(db.clone()));
+        let sequence_repo = Arc::new(PgSequenceRepository::new(db.clone()));
         Self {
             workspaces: WorkspaceService::new(workspace_repo.clone(), Arc::clone(&clock)),
             api_keys: ApiKeyService::new(
@@ -84,8 +89,17 @@ impl Wiring {
                 Arc::clone(&secrets),
                 Arc::clone(&clock),
             ),
-            leads: LeadService::new(Arc::new(PgLeadRepository::new(db.clone())), clock),
+            leads: LeadService::new(
+                Arc::new(PgLeadRepository::new(db.clone())),
+                Arc::clone(&clock),
+            ),
             secrets,
+            campaigns: CampaignService::new(
+                Arc::new(PgCampaignRepository::new(db.clone())),
+                sequence_repo.clone(),
+                Arc::clone(&clock),
+            ),
+            sequences: SequenceService::new(sequence_repo, clock),
             db,
         }
     }
@@ -120,6 +134,8 @@ impl Wiring {
             blocklist: self.blocklist.clone(),
             inboxes: self.inboxes.clone(),
             leads: self.leads.clone(),
+            campaigns: self.campaigns.clone(),
+            sequences: self.sequences.clone(),
         }
     }
 }

@@ -76,7 +76,15 @@ id_type!(
     CampaignId
 );
 id_type!(
-    /// A sending mailbox (inbox) of a workspace.
+    /// A step of a campaign's sequence (a row of `sequences`).
+    SequenceId
+);
+id_type!(
+    /// An A/B variant of a sequence step.
+    VariantId
+);
+id_type!(
+    /// A sending inbox (mailbox) of a workspace.
     InboxId
 );
 id_type!(

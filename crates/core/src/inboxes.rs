@@ -462,7 +462,7 @@ fn server_field(
     } else if host.len() > 253 || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
         errors.push(FieldError::new(
             format!("{prefix}.host"),
-            "invalid",
+            "invalid_value",
             "must be a host name or an IP address",
         ));
     }
@@ -480,7 +480,7 @@ fn server_field(
     let security = Security::parse(&input.security).unwrap_or_else(|| {
         errors.push(FieldError::new(
             format!("{prefix}.security"),
-            "invalid",
+            "invalid_value",
             "must be one of: none, starttls, tls",
         ));
         Security::Tls
@@ -585,7 +585,7 @@ impl InboxService {
                 _ => {
                     errors.push(FieldError::new(
                         "provider",
-                        "invalid",
+                        "invalid_value",
                         "must be one of: google, microsoft, other",
                     ));
                     Provider::Other

@@ -313,7 +313,7 @@ impl LeadService {
             Some(raw) => IfExists::parse(raw).unwrap_or_else(|| {
                 errors.push(FieldError::new(
                     "if_exists",
-                    "invalid",
+                    "invalid_value",
                     "must be one of: fail, skip, update",
                 ));
                 IfExists::default()

@@ -6,6 +6,7 @@
 
 pub mod api_keys;
 pub mod blocklist;
+pub mod campaigns;
 pub mod clock;
 pub mod connection_check;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod inboxes;
 pub mod leads;
 pub mod paging;
 pub mod secrets;
+pub mod sequences;
 pub mod workspaces;
 
 pub use error::StoreError;

@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use reachkit_core::StoreError;
+use reachkit_domain::validation::ValidationErrors;
 use serde_json::{Map, Value, json};
 
 /// An API failure, with the status code and message the contract gives it.
@@ -46,6 +47,21 @@ impl ApiError {
             message: format!("{field} {problem}"),
             details,
         }
+    }
+
+    /// A 422 from the domain's field errors: `details` maps each field (a dotted path for nested
+    /// ones) to `"<code>: <message>"`, e.g. `{"status": "no_inbox: cannot launch ..."}`, so
+    /// clients can match the stable code before the colon; `error` lists every problem.
+    #[must_use]
+    pub fn from_validation(errors: ValidationErrors) -> Self {
+        let message = errors.to_string();
+        let mut details = Map::new();
+        for e in errors.0 {
+            details
+                .entry(e.field)
+                .or_insert_with(|| Value::String(format!("{}: {}", e.code, e.message)));
+        }
+        Self::Validation { message, details }
     }
 
     /// A 400 for one query parameter that could not be read.

@@ -97,6 +97,49 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+/// Like [`ApiJson`], but an empty body (no bytes, or only white space) stands for
+/// `T::default()`: for endpoints whose every field is optional, such as adding a sequence step.
+#[derive(Debug)]
+pub struct ApiJsonOrDefault<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for ApiJsonOrDefault<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let body = Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = read_body(json, body).await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                Ok(Self(T::default()))
+            } else {
+                parse_json(&body).map(ApiJsonOrDefault)
+            }
+        })
+    }
+}
+
+/// Reads a request body, with the envelope's errors for a non-JSON or oversized body.
+async fn read_body(json: bool, body: <Bytes as FromRequest>::Future) -> Result<Bytes, ApiError> {
+    let body = body.await.map_err(|e| {
+        if matches!(e.as_error::<PayloadError>(), Some(PayloadError::Overflow))
+            || e.as_response_error().status_code().as_u16() == 413
+        {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::BadRequest {
+                message: format!("cannot read the request body: {e}"),
+                details: None,
+            }
+        }
+    })?;
+    if !json && !body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    Ok(body)
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;

@@ -6,20 +6,22 @@
 
 pub mod auth;
 mod blocklist;
+mod campaigns;
 pub mod envelope;
 pub mod error;
 pub mod extract;
 mod inboxes;
 mod leads;
 pub mod request_log;
-mod validation;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, Resource, web};
 use reachkit_core::api_keys::ApiKeyService;
 use reachkit_core::blocklist::BlocklistService;
+use reachkit_core::campaigns::CampaignService;
 use reachkit_core::inboxes::InboxService;
 use reachkit_core::leads::LeadService;
+use reachkit_core::sequences::SequenceService;
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -31,6 +33,8 @@ pub struct Services {
     pub blocklist: BlocklistService,
     pub inboxes: InboxService,
     pub leads: LeadService,
+    pub campaigns: CampaignService,
+    pub sequences: SequenceService,
 }
 
 /// A route resource whose unsupported methods answer 405 in the envelope.
@@ -55,6 +59,8 @@ pub fn configure(services: Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(web::Data::new(services.blocklist))
             .app_data(web::Data::new(services.inboxes))
             .app_data(web::Data::new(services.leads))
+            .app_data(web::Data::new(services.campaigns))
+            .app_data(web::Data::new(services.sequences))
             .app_data(web::PayloadConfig::new(extract::MAX_JSON_BYTES))
             .app_data(extract::query_config())
             .app_data(extract::path_config())
@@ -63,6 +69,7 @@ pub fn configure(services: Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(
                 web::scope("/api/v1")
                     .configure(blocklist::routes)
+                    .configure(campaigns::routes)
                     .configure(inboxes::routes)
                     .configure(leads::routes),
             )

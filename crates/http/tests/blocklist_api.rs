@@ -10,12 +10,14 @@ use reachkit_core::api_keys::{ApiKey, ApiKeyService, KeyHash, MockApiKeyReposito
 use reachkit_core::blocklist::{
     Added, BlocklistEntry, BlocklistService, BlocklistSort, MockBlocklistRepository,
 };
+use reachkit_core::campaigns::{CampaignService, MockCampaignRepository};
 use reachkit_core::clock::Clock;
 use reachkit_core::ids::{ApiKeyId, BlocklistEntryId, WorkspaceId};
 use reachkit_core::inboxes::{InboxService, MockInboxRepository};
 use reachkit_core::leads::{LeadService, MockLeadRepository};
 use reachkit_core::paging::{Page, SortOrder};
 use reachkit_core::secrets::MockSecretBox;
+use reachkit_core::sequences::{MockSequenceRepository, SequenceService};
 use reachkit_core::workspaces::MockWorkspaceRepository;
 use reachkit_domain::email::EmailAddress;
 use reachkit_http::{Services, configure};
@@ -78,6 +80,12 @@ async fn call(blocklist: MockBlocklistRepository, req: test::TestRequest) -> (St
             Arc::new(Fixed),
         ),
         leads: LeadService::new(Arc::new(MockLeadRepository::new()), Arc::new(Fixed)),
+        campaigns: CampaignService::new(
+            Arc::new(MockCampaignRepository::new()),
+            Arc::new(MockSequenceRepository::new()),
+            Arc::new(Fixed),
+        ),
+        sequences: SequenceService::new(Arc::new(MockSequenceRepository::new()), Arc::new(Fixed)),
     };
     let app = test::init_service(App::new().configure(configure(services))).await;
     let response: ServiceResponse = test::call_service(&app, req.to_request()).await;

@@ -8,6 +8,7 @@ use actix_web::{App, test};
 use reachkit_core::StoreError;
 use reachkit_core::api_keys::{ApiKey, ApiKeyService, KeyHash, MockApiKeyRepository};
 use reachkit_core::blocklist::{BlocklistService, MockBlocklistRepository};
+use reachkit_core::campaigns::{CampaignService, MockCampaignRepository};
 use reachkit_core::clock::Clock;
 use reachkit_core::ids::{ApiKeyId, CampaignId, InboxId, LeadId, WorkspaceId};
 use reachkit_core::inboxes::{
@@ -17,6 +18,7 @@ use reachkit_core::inboxes::{
 use reachkit_core::leads::{AddOutcome, Lead, LeadService, LeadSort, MockLeadRepository};
 use reachkit_core::paging::{Page, SortOrder};
 use reachkit_core::secrets::AesGcmSecretBox;
+use reachkit_core::sequences::{MockSequenceRepository, SequenceService};
 use reachkit_core::workspaces::MockWorkspaceRepository;
 use reachkit_domain::campaign::CampaignStatus;
 use reachkit_domain::email::EmailAddress;
@@ -75,6 +77,12 @@ async fn call(
         blocklist: BlocklistService::new(Arc::new(MockBlocklistRepository::new()), Arc::new(Fixed)),
         inboxes: InboxService::new(Arc::new(inboxes), Arc::new(secrets), Arc::new(Fixed)),
         leads: LeadService::new(Arc::new(leads), Arc::new(Fixed)),
+        campaigns: CampaignService::new(
+            Arc::new(MockCampaignRepository::new()),
+            Arc::new(MockSequenceRepository::new()),
+            Arc::new(Fixed),
+        ),
+        sequences: SequenceService::new(Arc::new(MockSequenceRepository::new()), Arc::new(Fixed)),
     };
     let app = test::init_service(App::new().configure(configure(services))).await;
     let response: ServiceResponse =

@@ -17,8 +17,7 @@ pub(crate) fn from_pool(e: diesel_async::pooled_connection::deadpool::PoolError)
     StoreError::Unavailable(anyhow::Error::new(e).context("no database connection available"))
 }
 
-/// The error of a transaction body: a driver error (which rolls back) or a storage error found
-/// while converting rows (which rolls back too).
+/// The error of a transaction body: a driver error (which rolls back) or a translated one.
 #[derive(Debug)]
 pub(crate) enum TxError {
     Db(DieselError),
@@ -44,4 +43,9 @@ impl From<TxError> for StoreError {
             TxError::Store(e) => e,
         }
     }
+}
+
+/// A stored value that no longer satisfies the rules it was written under: corruption.
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Other(anyhow::anyhow!("corrupt row: {what}"))
 }

@@ -6,6 +6,7 @@
 
 mod api_keys;
 mod blocklist;
+mod campaigns;
 mod error;
 mod inboxes;
 mod leads;
@@ -13,12 +14,15 @@ mod migrate;
 mod pool;
 #[rustfmt::skip]
 mod schema;
+mod sequences;
 mod workspaces;
 
 pub use api_keys::PgApiKeyRepository;
 pub use blocklist::PgBlocklistRepository;
+pub use campaigns::PgCampaignRepository;
 pub use inboxes::PgInboxRepository;
 pub use leads::PgLeadRepository;
 pub use migrate::{MigrationError, run_migrations};
 pub use pool::{Db, PoolSettings};
+pub use sequences::PgSequenceRepository;
 pub use workspaces::PgWorkspaceRepository;

@@ -284,7 +284,7 @@ async fn show_lists_the_inboxes_campaigns_and_deletes_cascade_both_ways() {
             .all(|c| c.status.as_str() == "draft")
     );
 
-    execute(&db, &format!("DELETE FROM campaigns WHERE id = '{c1}'"))
+    execute(&db.url, &format!("DELETE FROM campaigns WHERE id = '{c1}'"))
         .await
         .expect("delete campaign");
     let detail = i.service.get(ws, inbox.id).await.expect("show");
@@ -292,7 +292,7 @@ async fn show_lists_the_inboxes_campaigns_and_deletes_cascade_both_ways() {
 
     i.service.delete(ws, inbox.id).await.expect("delete inbox");
     let left = execute(
-        &db,
+        &db.url,
         &format!("UPDATE campaign_inboxes SET created_at = now() WHERE campaign_id = '{c2}'"),
     )
     .await
@@ -311,7 +311,7 @@ async fn an_update_applies_every_field_together_and_new_credentials_reset_the_ch
         .await
         .expect("inbox");
     execute(
-        &db,
+        &db.url,
         &format!(
             "UPDATE inboxes SET connection_status = 'error', connection_error = 'x' WHERE id = '{}'",
             inbox.id
@@ -510,7 +510,7 @@ async fn adding_and_deleting_leads_keeps_the_campaign_counters_in_step() {
 
     // A finished lead leaves both counters when deleted.
     execute(
-        &db,
+        &db.url,
         &format!(
             "UPDATE leads SET status = 'replied' WHERE id = '{}'",
             b.lead.id
@@ -519,7 +519,7 @@ async fn adding_and_deleting_leads_keeps_the_campaign_counters_in_step() {
     .await
     .expect("reply");
     execute(
-        &db,
+        &db.url,
         &format!("UPDATE campaign_stats SET finished_leads = 1 WHERE campaign_id = '{campaign}'"),
     )
     .await
@@ -685,13 +685,13 @@ async fn leads_stay_in_their_workspace_and_go_with_their_campaign() {
     );
 
     execute(
-        &db,
+        &db.url,
         &format!("DELETE FROM campaigns WHERE id = '{campaign}'"),
     )
     .await
     .expect("delete campaign");
     let left = execute(
-        &db,
+        &db.url,
         &format!(
             "UPDATE leads SET first_name = '' WHERE id = '{}'",
             lead_a.id

@@ -5,6 +5,10 @@
 //!   URL, e.g. `postgres://postgres@127.0.0.1:5432/postgres`); `scripts/test` starts a throwaway
 //!   cluster and sets it. Without it, database tests fail: they never pass vacuously.
 //! - [`SettableClock`]: a clock that tests set and advance, so no test sleeps for time to pass.
+//! - [`insert_inbox`] and [`execute`]: raw rows for tests that need data no API writes yet
+//!   (an inbox, counters maintained by the sending engine).
+//! - [`insert_campaign`], [`attach_inbox`] and [`lead_counters`]: campaign rows, attachments and
+//!   lead counters for inbox and lead tests.
 
 use std::sync::Mutex;
 
@@ -164,16 +168,6 @@ pub async fn attach_inbox(
     Ok(())
 }
 
-/// Runs one SQL statement on the test database (for tests that set up or inspect rows the API
-/// does not reach).
-///
-/// # Errors
-/// When the statement fails.
-pub async fn execute(db: &TestDatabase, sql: &str) -> anyhow::Result<usize> {
-    let mut conn = AsyncPgConnection::establish(&db.url).await?;
-    Ok(diesel::sql_query(sql).execute(&mut conn).await?)
-}
-
 /// The campaign's `(leads_count, finished_leads)` counters.
 ///
 /// # Errors
@@ -197,6 +191,47 @@ pub async fn lead_counters(
     .get_result(&mut conn)
     .await?;
     Ok((c.leads_count, c.finished_leads))
+}
+
+/// Inserts an IMAP/SMTP inbox row (dummy hosts, security `none`, no passwords) for a test that
+/// needs an inbox before or without the inbox API; returns its id.
+///
+/// # Errors
+/// When the database cannot be reached or the row is refused (e.g. a duplicate address).
+pub async fn insert_inbox(
+    url: &str,
+    workspace_id: uuid::Uuid,
+    email: &str,
+    connection_status: &str,
+) -> anyhow::Result<uuid::Uuid> {
+    let id = uuid::Uuid::now_v7();
+    let domain = email.rsplit_once('@').map_or("", |(_, d)| d).to_owned();
+    let mut conn = AsyncPgConnection::establish(url).await?;
+    diesel::sql_query(
+        "INSERT INTO inboxes (id, workspace_id, email, domain, connection_status, \
+         smtp_host, smtp_port, smtp_security, imap_host, imap_port, imap_security, \
+         created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, '127.0.0.1', 25, 'none', '127.0.0.1', 143, 'none', \
+         now(), now())",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .bind::<diesel::sql_types::Uuid, _>(workspace_id)
+    .bind::<Text, _>(email)
+    .bind::<Text, _>(domain)
+    .bind::<Text, _>(connection_status)
+    .execute(&mut conn)
+    .await?;
+    Ok(id)
+}
+
+/// Runs one SQL statement (e.g. setting counters the sending engine will maintain); returns
+/// the number of rows it touched.
+///
+/// # Errors
+/// When the database cannot be reached or the statement fails.
+pub async fn execute(url: &str, sql: &str) -> anyhow::Result<usize> {
+    let mut conn = AsyncPgConnection::establish(url).await?;
+    Ok(diesel::sql_query(sql).execute(&mut conn).await?)
 }
 
 /// A clock that stands still until a test moves it.

@@ -11,13 +11,12 @@ use crate::auth::Authenticated;
 use crate::envelope;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ListParams, path_id};
-use crate::validation::validation_error;
 
 const NOT_FOUND: &str = "inbox not found";
 
 fn api_error(e: InboxError) -> ApiError {
     match e {
-        InboxError::Invalid(errors) => validation_error(&errors),
+        InboxError::Invalid(errors) => ApiError::from_validation(errors),
         InboxError::NotFound => ApiError::NotFound(NOT_FOUND),
         InboxError::Duplicate => ApiError::Conflict(
             "an inbox with this email already exists in the workspace".to_owned(),

@@ -11,14 +11,13 @@ use crate::auth::Authenticated;
 use crate::envelope;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ListParams, path_id};
-use crate::validation::validation_error;
 
 const CAMPAIGN_NOT_FOUND: &str = "campaign not found";
 const NOT_FOUND: &str = "lead not found";
 
 fn api_error(e: LeadError) -> ApiError {
     match e {
-        LeadError::Invalid(errors) => validation_error(&errors),
+        LeadError::Invalid(errors) => ApiError::from_validation(errors),
         LeadError::CampaignNotFound => ApiError::NotFound(CAMPAIGN_NOT_FOUND),
         LeadError::NotFound => ApiError::NotFound(NOT_FOUND),
         LeadError::Duplicate => ApiError::Conflict(

@@ -202,6 +202,10 @@ async fn inboxes_are_created_checked_listed_updated_and_deleted_without_leaking_
         .unwrap_or_default();
     assert!(reason.contains("cannot connect"), "{reason}");
     assert_eq!(shown["data"]["campaigns"], json!([]));
+    assert_eq!(
+        shown["data"]["created_at"], created["data"]["created_at"],
+        "create answers what is stored"
+    );
 
     let (status, listed) = request(
         "GET",

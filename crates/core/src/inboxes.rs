@@ -598,7 +598,11 @@ impl InboxService {
         let Some(email) = email else {
             return Err(InboxError::Invalid(ValidationErrors(vec![])));
         };
+        // Stored with microsecond precision: answer with what a later read will show.
         let now = self.clock.now();
+        let now = now
+            .replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+            .unwrap_or(now);
         let id = InboxId::new();
         let passwords = SealedPasswords {
             smtp: self.seal(id, PasswordField::Smtp, &smtp_password)?,
@@ -789,7 +793,7 @@ mod tests {
     use crate::secrets::{AesGcmSecretBox, MockSecretBox};
     use time::macros::{date, datetime};
 
-    const NOW: OffsetDateTime = datetime!(2026-11-30 23:59:59 UTC);
+    const NOW: OffsetDateTime = datetime!(2026-11-30 23:59:59.123456789 UTC);
 
     fn clock() -> Arc<MockClock> {
         let mut clock = MockClock::new();
@@ -911,6 +915,11 @@ mod tests {
         let service = InboxService::new(Arc::new(repo), secrets, clock());
         let inbox = service.create(ws, &input()).await.expect("created");
         assert_eq!(inbox.first_name, "Ann");
+        assert_eq!(
+            inbox.created_at.nanosecond() % 1_000,
+            0,
+            "microseconds, as stored"
+        );
         assert_eq!(inbox.last_name, "");
     }
 

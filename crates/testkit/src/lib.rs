@@ -5,6 +5,10 @@
 //!   URL, e.g. `postgres://postgres@127.0.0.1:5432/postgres`); `scripts/test` starts a throwaway
 //!   cluster and sets it. Without it, database tests fail: they never pass vacuously.
 //! - [`SettableClock`]: a clock that tests set and advance, so no test sleeps for time to pass.
+//! - [`mailstack::MailStack`]: the private mail servers that `scripts/test` starts
+//!   (`scripts/mailstack`), with helpers to send over SMTP and read over IMAP.
+
+pub mod mailstack;
 
 use std::sync::Mutex;
 

@@ -336,6 +336,97 @@ impl MailStack {
     }
 }
 
+impl MailStack {
+    /// Uploads a personal Sieve script for `user` over ManageSieve and makes it the active one
+    /// (for example a vacation auto-reply, see docs/MAILSTACK.md), or with `script` `None`
+    /// deactivates every personal script.
+    ///
+    /// # Errors
+    /// When the login fails or the server refuses the script (the error holds its answer).
+    pub async fn set_sieve_script(
+        &self,
+        user: &str,
+        password: &str,
+        name: &str,
+        script: Option<&str>,
+    ) -> anyhow::Result<()> {
+        tokio::time::timeout(
+            NETWORK_TIMEOUT,
+            self.set_sieve_script_inner(user, password, name, script),
+        )
+        .await
+        .map_err(|_| anyhow!("ManageSieve: no answer within {NETWORK_TIMEOUT:?}"))?
+    }
+
+    async fn set_sieve_script_inner(
+        &self,
+        user: &str,
+        password: &str,
+        name: &str,
+        script: Option<&str>,
+    ) -> anyhow::Result<()> {
+        use base64::Engine as _;
+        use tokio::io::AsyncWriteExt as _;
+
+        let stream = TcpStream::connect((self.host.as_str(), self.sieve_port))
+            .await
+            .with_context(|| format!("ManageSieve connect to port {}", self.sieve_port))?;
+        let mut conn = tokio::io::BufStream::new(stream);
+        sieve_response(&mut conn)
+            .await
+            .context("ManageSieve greeting")?;
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
+        let mut commands = vec![format!("AUTHENTICATE \"PLAIN\" \"{token}\"\r\n")];
+        match script {
+            Some(script) => {
+                commands.push(format!(
+                    "PUTSCRIPT \"{name}\" {{{}+}}\r\n{script}\r\n",
+                    script.len()
+                ));
+                commands.push(format!("SETACTIVE \"{name}\"\r\n"));
+            }
+            None => commands.push("SETACTIVE \"\"\r\n".to_owned()),
+        }
+        commands.push("LOGOUT\r\n".to_owned());
+        for command in commands {
+            conn.write_all(command.as_bytes()).await?;
+            conn.flush().await?;
+            let verb = command
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            sieve_response(&mut conn)
+                .await
+                .with_context(|| format!("ManageSieve {verb} as {user}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads ManageSieve lines up to the final `OK`, `NO` or `BYE` one; `NO`/`BYE` are errors.
+async fn sieve_response<S>(conn: &mut S) -> anyhow::Result<()>
+where
+    S: tokio::io::AsyncBufRead + Unpin,
+{
+    use tokio::io::AsyncBufReadExt as _;
+
+    loop {
+        let mut line = String::new();
+        if conn.read_line(&mut line).await? == 0 {
+            bail!("the server closed the connection");
+        }
+        let line = line.trim_end();
+        if line.starts_with("OK") {
+            return Ok(());
+        }
+        if line.starts_with("NO") || line.starts_with("BYE") {
+            bail!("the server answered: {line}");
+        }
+    }
+}
+
 /// Whether `haystack` contains `needle` (bytes).
 #[must_use]
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -356,3 +356,43 @@ async fn dnsmasq_answers_mx_records_that_name_each_provider() {
     let unknown = query_mx(stack.dns, "no-such-domain.test").await;
     assert_eq!(unknown.rcode, 3, "NXDOMAIN");
 }
+
+#[tokio::test]
+async fn a_vacation_script_set_over_managesieve_answers_the_sender() {
+    let stack = stack();
+    let alice = stack.user("alice").unwrap().clone();
+    let bob = stack.user("bob").unwrap().clone();
+    let script = format!(
+        "require [\"vacation\", \"vacation-seconds\"];\r\n\
+         vacation :seconds 0 :subject \"Out of office\" :addresses [\"{}\"] \
+         \"I am away until Monday.\";\r\n",
+        alice.address
+    );
+    stack
+        .set_sieve_script(&alice.address, &alice.password, "vacation", Some(&script))
+        .await
+        .unwrap();
+    let id = token("vacation");
+    let sent = stack
+        .send_raw(
+            &bob.address,
+            &[&alice.address],
+            &message(&bob.address, &alice.address, &id),
+        )
+        .await;
+    let reply = match sent {
+        Ok(()) => {
+            stack
+                .wait_for_message(&bob.address, &bob.password, "INBOX", &id, DELIVERY)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    stack
+        .set_sieve_script(&alice.address, &alice.password, "vacation", None)
+        .await
+        .unwrap();
+    let reply = reply.unwrap();
+    assert!(contains(&reply, b"Auto-Submitted: auto-replied"));
+    assert!(contains(&reply, b"Subject: Out of office"));
+}

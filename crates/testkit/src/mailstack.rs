@@ -405,6 +405,34 @@ impl MailStack {
     }
 }
 
+impl MailStack {
+    /// Makes Postfix answer `451 4.7.1` at RCPT for `address` (`tempfail = true`) until switched
+    /// back (`false`), on every SMTP port, from the next connection on: a retry after a
+    /// temporary failure can then succeed. Runs `scripts/mailstack tempfail add|remove`.
+    ///
+    /// # Errors
+    /// When the script fails.
+    pub async fn set_tempfail(&self, address: &str, tempfail: bool) -> anyhow::Result<()> {
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/mailstack");
+        let output = tokio::process::Command::new(&script)
+            .args(["tempfail", if tempfail { "add" } else { "remove" }, address])
+            .env("REACHKIT_MAILSTACK_DIR", &self.dir)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .with_context(|| format!("running {}", script.display()))?;
+        if !output.status.success() {
+            bail!(
+                "scripts/mailstack tempfail failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Reads ManageSieve lines up to the final `OK`, `NO` or `BYE` one; `NO`/`BYE` are errors.
 async fn sieve_response<S>(conn: &mut S) -> anyhow::Result<()>
 where

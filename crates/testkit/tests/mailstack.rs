@@ -396,3 +396,31 @@ async fn a_vacation_script_set_over_managesieve_answers_the_sender() {
     assert!(contains(&reply, b"Auto-Submitted: auto-replied"));
     assert!(contains(&reply, b"Subject: Out of office"));
 }
+
+#[tokio::test]
+async fn a_recipient_switched_to_tempfail_gets_451_until_switched_back() {
+    let stack = stack();
+    let id = token("flaky");
+    let address = format!("{id}@prospects.test");
+    let mail = message("carol@reachkit.test", &address, &id);
+
+    stack.set_tempfail(&address, true).await.unwrap();
+    let error = stack
+        .send_raw("carol", &[&address], &mail)
+        .await
+        .expect_err("451 while switched on");
+    assert_eq!(smtp_reply_code(&error), Some(451), "{error:#}");
+
+    stack.set_tempfail(&address, false).await.unwrap();
+    stack.send_raw("carol", &[&address], &mail).await.unwrap();
+    stack
+        .wait_for_message(
+            &stack.sink.address,
+            &stack.sink.password,
+            "INBOX",
+            &id,
+            DELIVERY,
+        )
+        .await
+        .unwrap();
+}

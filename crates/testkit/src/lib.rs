@@ -7,6 +7,10 @@
 //! - [`SettableClock`]: a clock that tests set and advance, so no test sleeps for time to pass.
 //! - [`insert_inbox`] and [`execute`]: raw rows for tests that need data no API writes yet
 //!   (an inbox, counters maintained by the sending engine).
+//! - [`mailstack::MailStack`]: the private mail servers that `scripts/test` starts
+//!   (`scripts/mailstack`), with helpers to send over SMTP and read over IMAP.
+
+pub mod mailstack;
 
 use std::sync::Mutex;
 

@@ -9,6 +9,10 @@
 //!   (an inbox, counters maintained by the sending engine).
 //! - [`insert_campaign`], [`attach_inbox`] and [`lead_counters`]: campaign rows, attachments and
 //!   lead counters for inbox and lead tests.
+//! - [`mailstack::MailStack`]: the private mail servers that `scripts/test` starts
+//!   (`scripts/mailstack`), with helpers to send over SMTP and read over IMAP.
+
+pub mod mailstack;
 
 use std::sync::Mutex;
 

@@ -20,6 +20,8 @@ fn reachkit(db: &TestDatabase) -> Command {
         .env("REACHKIT__SECRETS__KEY", SECRETS_KEY)
         .env("REACHKIT__ENGINE__CONNECTION_CHECK_SECONDS", "1")
         .env("REACHKIT__MAIL__CHECK_TIMEOUT_SECONDS", "5")
+        // The private mail stack's certificates are self-signed.
+        .env("REACHKIT__MAIL__ALLOW_INVALID_CERTS", "true")
         .env("RUST_LOG", "debug")
         .current_dir(std::env::temp_dir());
     cmd
@@ -414,6 +416,46 @@ async fn leads_are_created_listed_shown_and_deleted_per_campaign() {
         .expect("counters");
     assert_eq!(counters, (1, 0));
     drop(server);
+}
+
+#[actix_web::test]
+async fn an_inbox_on_the_private_mail_stack_is_checked_to_connected() {
+    let stack =
+        reachkit_testkit::mailstack::MailStack::from_env().unwrap_or_else(|e| panic!("{e:#}"));
+    let bob = stack.user("bob").expect("bob");
+    let db = TestDatabase::create().await.expect("database");
+    let (_, key) = tenant(&db, "Agency");
+    let server = serve(&db);
+    let api = server.base.clone();
+    let body = json!({
+        "email": bob.address,
+        "smtp": {"host": stack.host, "port": stack.smtp_port, "username": bob.address,
+                 "password": bob.password, "security": "starttls"},
+        "imap": {"host": stack.host, "port": stack.imaps_port, "username": bob.address,
+                 "password": bob.password, "security": "tls"}
+    });
+    let (status, created) = request("POST", &format!("{api}/inboxes"), &key, Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["data"]["id"].as_str().expect("id").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let shown = loop {
+        let (_, shown) = request("GET", &format!("{api}/inboxes/{id}"), &key, None).await;
+        let status = shown["data"]["connection_status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if status == "connected" || status == "error" || Instant::now() > deadline {
+            break shown;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(shown["data"]["connection_status"], "connected", "{shown}");
+    assert_eq!(shown["data"]["connection_error"], Value::Null);
+    let stderr = server.stop();
+    assert!(
+        !stderr.contains(&bob.password),
+        "the log carried the password"
+    );
 }
 
 #[test]

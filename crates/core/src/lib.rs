@@ -15,7 +15,9 @@ pub mod inboxes;
 pub mod leads;
 pub mod paging;
 pub mod secrets;
+pub mod sending;
 pub mod sequences;
+pub mod unsubscribe;
 pub mod workspaces;
 
 pub use error::StoreError;

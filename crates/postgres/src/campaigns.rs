@@ -662,7 +662,7 @@ impl CampaignRepository for PgCampaignRepository {
             return Ok(None);
         };
         let record = CampaignRecord {
-            campaign: row.campaign().map_err(StoreError::from)?,
+            campaign: row.campaign()?,
             counters: counters.map(CampaignCounters::from).unwrap_or_default(),
             sequence_steps: u32::try_from(steps.len()).unwrap_or(u32::MAX),
             inboxes: inbox_rows.into_iter().map(attached).collect(),

@@ -7,14 +7,15 @@ use reachkit_core::blocklist::BlocklistService;
 use reachkit_core::campaigns::CampaignService;
 use reachkit_core::clock::{Clock, SystemClock};
 use reachkit_core::connection_check::{ConnectionCheckService, MailboxChecker};
+use reachkit_core::esp_detection::{EspDetectionService, MxResolver};
 use reachkit_core::inboxes::InboxService;
 use reachkit_core::leads::LeadService;
 use reachkit_core::secrets::{SecretBox, SecretError};
 use reachkit_core::sequences::SequenceService;
 use reachkit_core::workspaces::WorkspaceService;
 use reachkit_postgres::{
-    Db, PgApiKeyRepository, PgBlocklistRepository, PgCampaignRepository, PgInboxRepository,
-    PgLeadRepository, PgSequenceRepository, PgWorkspaceRepository, PoolSettings,
+    Db, PgApiKeyRepository, PgBlocklistRepository, PgCampaignRepository, PgEspDetectionRepository,
+    PgInboxRepository, PgLeadRepository, PgSequenceRepository, PgWorkspaceRepository, PoolSettings,
 };
 
 /// The secret box of commands that never touch secrets (no `secrets.key` needed): any use fails.
@@ -123,6 +124,15 @@ impl Wiring {
             Arc::new(PgInboxRepository::new(self.db.clone())),
             checker,
             Arc::clone(&self.secrets),
+        )
+    }
+
+    /// Background ESP detection over the given MX resolver.
+    #[must_use]
+    pub fn esp_detection(&self, resolver: Arc<dyn MxResolver>) -> EspDetectionService {
+        EspDetectionService::new(
+            Arc::new(PgEspDetectionRepository::new(self.db.clone())),
+            resolver,
         )
     }
 

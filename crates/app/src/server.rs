@@ -47,9 +47,16 @@ impl std::fmt::Debug for Bound {
 /// When the address cannot be bound.
 pub fn bind(wiring: &Wiring, listen: SocketAddr) -> anyhow::Result<Bound> {
     let services = wiring.http_services();
+    let unsubscribe = wiring.unsubscribe.clone();
     let server = HttpServer::new(move || {
+        let unsubscribe = unsubscribe.clone();
         App::new()
             .wrap(from_fn(log_request))
+            .configure(move |cfg| {
+                if let Some(service) = unsubscribe {
+                    reachkit_http::configure_unsubscribe(service)(cfg);
+                }
+            })
             .configure(reachkit_http::configure(services.clone()))
     })
     .shutdown_timeout(SHUTDOWN_GRACE_SECONDS)
@@ -73,7 +80,9 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
     if !applied.is_empty() {
         tracing::info!(count = applied.len(), "applied migrations");
     }
-    let wiring = Wiring::connect_system(url, settings.pool(), secrets).await?;
+    let wiring = Wiring::connect_system(url, settings.pool(), secrets)
+        .await?
+        .with_unsubscribe_tokens(settings.unsubscribe_tokens()?);
     let listen = settings
         .listen_addr()
         .with_context(|| format!("http.listen {:?} is not an address", settings.http.listen))?;

@@ -309,6 +309,27 @@ impl Settings {
         }
     }
 
+    /// The unsubscribe tokens and links: keyed from `secrets.key` (a key derived for this use
+    /// only), links under `http.public_url`.
+    ///
+    /// # Errors
+    /// When no key is configured, with a message that says how to make one.
+    pub fn unsubscribe_tokens(
+        &self,
+    ) -> anyhow::Result<reachkit_core::unsubscribe::UnsubscribeTokens> {
+        use base64::Engine as _;
+        // secret_box() validates the key and says how to make one.
+        self.secret_box()?;
+        let key = self.secrets.key.as_deref().unwrap_or_default();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key.trim())
+            .map_err(|e| anyhow::anyhow!("secrets.key is not base64: {e}"))?;
+        Ok(reachkit_core::unsubscribe::UnsubscribeTokens::new(
+            &bytes,
+            &self.http.public_url,
+        ))
+    }
+
     /// The name server `dns.nameserver` names, or `None` for the system's.
     ///
     /// # Errors

@@ -197,3 +197,127 @@ async fn api_created_leads_get_their_provider_from_the_domain_s_mx_records() {
     let log = server.stop();
     assert!(!log.contains("someone@"), "lead addresses in the log");
 }
+
+/// A raw HTTP exchange with the public link: (status, content type, body).
+async fn public(method: &str, url: &str, one_click: bool) -> (u16, String, String) {
+    let client = awc::Client::default();
+    let req = match method {
+        "GET" => client.get(url),
+        "POST" => client.post(url),
+        other => panic!("method {other}"),
+    };
+    let mut response = if one_click {
+        req.insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+            .send_body("List-Unsubscribe=One-Click")
+            .await
+    } else {
+        req.send().await
+    }
+    .expect("request");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = response.body().await.expect("body");
+    (
+        status,
+        content_type,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+fn tokens() -> reachkit_core::unsubscribe::UnsubscribeTokens {
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(SECRETS_KEY)
+        .expect("key");
+    reachkit_core::unsubscribe::UnsubscribeTokens::new(&key, "https://reach.example")
+}
+
+#[actix_web::test]
+async fn the_unsubscribe_link_confirms_on_get_and_unsubscribes_and_blocklists_on_post() {
+    let s = stack();
+    let db = TestDatabase::create().await.expect("database");
+    let (ws, key) = tenant(&db, &s, "Unsub");
+    let campaign = insert_campaign(&db, ws, "Q1").await.expect("campaign");
+    let server = serve(&db, &s);
+    let leads = format!("{}/campaigns/{campaign}/leads", server.api());
+    let (status, created) = request(
+        "POST",
+        &leads,
+        &key,
+        Some(json!({ "email": "jane@prospects.test" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["data"]["id"].as_str().expect("id").to_owned();
+    let lead_url = format!("{leads}/{id}");
+    let lead_id: reachkit_core::ids::LeadId = id.parse().expect("lead id");
+    let token = tokens().token(lead_id);
+    assert_eq!(
+        tokens().url(lead_id),
+        format!("https://reach.example/u/{token}"),
+        "the links Reachkit puts in emails"
+    );
+    let link = format!("{}/u/{token}", server.origin);
+    let blocked_url = format!("{}/blocklist/check?email=jane@prospects.test", server.api());
+
+    // GET: a page, nothing changes.
+    let (status, content_type, page) = public("GET", &link, false).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(page.contains("<form method=\"post\">"), "{page}");
+    let (_, lead) = request("GET", &lead_url, &key, None).await;
+    assert_eq!(lead["data"]["is_unsubscribed"], false);
+    let (_, blocked) = request("GET", &blocked_url, &key, None).await;
+    assert_eq!(blocked["data"]["blocked"], false, "{blocked}");
+
+    // RFC 8058 one-click POST: unsubscribed and blocklisted.
+    let (status, _, done) = public("POST", &link, true).await;
+    assert_eq!(status, 200, "{done}");
+    assert!(done.contains("You are unsubscribed"), "{done}");
+    let (_, lead) = request("GET", &lead_url, &key, None).await;
+    assert_eq!(lead["data"]["is_unsubscribed"], true, "{lead}");
+    let (_, blocked) = request("GET", &blocked_url, &key, None).await;
+    assert_eq!(blocked["data"]["blocked"], true, "{blocked}");
+    let (_, entries) = request("GET", &format!("{}/blocklist", server.api()), &key, None).await;
+    assert_eq!(
+        entries["data"].as_array().map(Vec::len),
+        Some(1),
+        "{entries}"
+    );
+
+    // Again (the page's button): same answer, nothing more.
+    let (status, _, again) = public("POST", &link, false).await;
+    assert_eq!(status, 200, "{again}");
+    let (_, entries) = request("GET", &format!("{}/blocklist", server.api()), &key, None).await;
+    assert_eq!(
+        entries["data"].as_array().map(Vec::len),
+        Some(1),
+        "{entries}"
+    );
+
+    // Tampered: a 404 page.
+    let mut bad = token.clone();
+    bad.replace_range(..1, if bad.starts_with('A') { "B" } else { "A" });
+    let (status, content_type, page) =
+        public("POST", &format!("{}/u/{bad}", server.origin), true).await;
+    assert_eq!(status, 404, "{page}");
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+
+    // The lead deleted: its link is a 404 page too.
+    let (status, _) = request("DELETE", &lead_url, &key, None).await;
+    assert_eq!(status, 204);
+    let (status, _, _) = public("GET", &link, false).await;
+    assert_eq!(status, 404);
+
+    let log = server.stop();
+    assert!(!log.contains(&token), "the token reached the log");
+    assert!(
+        log.contains("/u/{token}"),
+        "requests to the link are logged redacted"
+    );
+}

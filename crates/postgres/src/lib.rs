@@ -16,6 +16,7 @@ mod pool;
 #[rustfmt::skip]
 mod schema;
 mod sequences;
+mod unsubscribe;
 mod workspaces;
 
 pub use api_keys::PgApiKeyRepository;
@@ -27,4 +28,5 @@ pub use leads::PgLeadRepository;
 pub use migrate::{MigrationError, run_migrations};
 pub use pool::{Db, PoolSettings};
 pub use sequences::PgSequenceRepository;
+pub use unsubscribe::PgUnsubscribeRepository;
 pub use workspaces::PgWorkspaceRepository;

@@ -19,6 +19,8 @@ pub struct Settings {
     pub secrets: SecretsSettings,
     pub mail: MailSettings,
     pub engine: EngineSettings,
+    #[serde(default)]
+    pub dns: DnsSettings,
     /// Keys found in the sources that no setting uses: logged as warnings at start-up.
     #[serde(skip)]
     pub unknown_keys: Vec<String>,
@@ -78,6 +80,14 @@ pub struct EngineSettings {
     pub connection_check_seconds: u64,
 }
 
+/// How MX records are looked up (ESP detection).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DnsSettings {
+    /// One name server as `ip:port` (UDP and TCP), e.g. a local dnsmasq in tests; unset or empty
+    /// for the system's configuration (`/etc/resolv.conf`).
+    pub nameserver: Option<String>,
+}
+
 /// How to make a key, for every message that asks for one.
 pub const KEY_HELP: &str = "make one with `reachkit secrets generate-key` (or `openssl rand -base64 32`) \
      and set REACHKIT__SECRETS__KEY (or secrets.key in reachkit.toml); keep it safe and stable: \
@@ -119,6 +129,7 @@ const KNOWN_KEYS: &[&str] = &[
     "mail.allow_invalid_certs",
     "mail.check_timeout_seconds",
     "engine.connection_check_seconds",
+    "dns.nameserver",
 ];
 
 const DEFAULTS: &str = r#"
@@ -269,6 +280,9 @@ impl Settings {
         if self.engine.connection_check_seconds == 0 {
             return invalid("engine.connection_check_seconds", "must be at least 1");
         }
+        if let Err(e) = self.dns_nameserver() {
+            return invalid("dns.nameserver", &e);
+        }
         Ok(())
     }
 
@@ -293,6 +307,54 @@ impl Settings {
             timeout: Duration::from_secs(self.mail.check_timeout_seconds),
             allow_invalid_certs: self.mail.allow_invalid_certs,
         }
+    }
+
+    /// The unsubscribe tokens and links: keyed from `secrets.key` (a key derived for this use
+    /// only), links under `http.public_url`.
+    ///
+    /// # Errors
+    /// When no key is configured, with a message that says how to make one.
+    pub fn unsubscribe_tokens(
+        &self,
+    ) -> anyhow::Result<reachkit_core::unsubscribe::UnsubscribeTokens> {
+        use base64::Engine as _;
+        // secret_box() validates the key and says how to make one.
+        self.secret_box()?;
+        let key = self.secrets.key.as_deref().unwrap_or_default();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key.trim())
+            .map_err(|e| anyhow::anyhow!("secrets.key is not base64: {e}"))?;
+        Ok(reachkit_core::unsubscribe::UnsubscribeTokens::new(
+            &bytes,
+            &self.http.public_url,
+        ))
+    }
+
+    /// The name server `dns.nameserver` names, or `None` for the system's.
+    ///
+    /// # Errors
+    /// When it is set but not `ip:port`.
+    pub fn dns_nameserver(&self) -> Result<Option<SocketAddr>, String> {
+        match self.dns.nameserver.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(raw) => raw
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("must be ip:port such as 127.0.0.1:53, not {raw:?}")),
+        }
+    }
+
+    /// How MX records are looked up.
+    ///
+    /// # Errors
+    /// When `dns.nameserver` is malformed (validated at load, so not after [`Settings::load`]).
+    pub fn mx(&self) -> anyhow::Result<reachkit_mail::mx::MxSettings> {
+        Ok(reachkit_mail::mx::MxSettings {
+            nameserver: self
+                .dns_nameserver()
+                .map_err(|e| anyhow::anyhow!("dns.nameserver {e}"))?,
+            ..reachkit_mail::mx::MxSettings::default()
+        })
     }
 
     /// The parsed listen address.
@@ -469,6 +531,7 @@ mod tests {
                 "0",
                 "mail.check_timeout_seconds",
             ),
+            ("REACHKIT__DNS__NAMESERVER", "localhost", "dns.nameserver"),
         ];
         for (key, value, named) in cases {
             let err = Settings::load(None, &FakeEnv::new(&[(key, value)]))
@@ -516,6 +579,19 @@ mod tests {
         assert!(!format!("{set:?}").contains(&key));
         assert_eq!(set.engine.connection_check_seconds, 10);
         assert!(!set.mail.allow_invalid_certs);
+    }
+
+    #[test]
+    fn the_dns_nameserver_is_the_system_s_unless_set() {
+        let none = Settings::load(None, &FakeEnv::new(&[])).expect("load");
+        assert_eq!(none.dns_nameserver(), Ok(None));
+        let env = FakeEnv::new(&[("REACHKIT__DNS__NAMESERVER", "127.0.0.1:35353")]);
+        let set = Settings::load(None, &env).expect("load");
+        assert_eq!(
+            set.dns_nameserver(),
+            Ok(Some("127.0.0.1:35353".parse().expect("addr")))
+        );
+        assert!(set.unknown_keys.is_empty(), "{:?}", set.unknown_keys);
     }
 
     #[test]

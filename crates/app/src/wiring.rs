@@ -7,14 +7,17 @@ use reachkit_core::blocklist::BlocklistService;
 use reachkit_core::campaigns::CampaignService;
 use reachkit_core::clock::{Clock, SystemClock};
 use reachkit_core::connection_check::{ConnectionCheckService, MailboxChecker};
+use reachkit_core::esp_detection::{EspDetectionService, MxResolver};
 use reachkit_core::inboxes::InboxService;
 use reachkit_core::leads::LeadService;
 use reachkit_core::secrets::{SecretBox, SecretError};
 use reachkit_core::sequences::SequenceService;
+use reachkit_core::unsubscribe::{UnsubscribeService, UnsubscribeTokens};
 use reachkit_core::workspaces::WorkspaceService;
 use reachkit_postgres::{
-    Db, PgApiKeyRepository, PgBlocklistRepository, PgCampaignRepository, PgInboxRepository,
-    PgLeadRepository, PgSequenceRepository, PgWorkspaceRepository, PoolSettings,
+    Db, PgApiKeyRepository, PgBlocklistRepository, PgCampaignRepository, PgEspDetectionRepository,
+    PgInboxRepository, PgLeadRepository, PgSequenceRepository, PgUnsubscribeRepository,
+    PgWorkspaceRepository, PoolSettings,
 };
 
 /// The secret box of commands that never touch secrets (no `secrets.key` needed): any use fails.
@@ -42,7 +45,11 @@ pub struct Wiring {
     pub leads: LeadService,
     pub campaigns: CampaignService,
     pub sequences: SequenceService,
+    /// The public unsubscribe link's service, once tokens are given
+    /// ([`Wiring::with_unsubscribe_tokens`]); `/u/{token}` is served only then.
+    pub unsubscribe: Option<UnsubscribeService>,
     secrets: Arc<dyn SecretBox>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Wiring {
@@ -98,9 +105,23 @@ impl Wiring {
                 Arc::new(PgCampaignRepository::new(db.clone())),
                 Arc::clone(&clock),
             ),
-            sequences: SequenceService::new(sequence_repo, clock),
+            sequences: SequenceService::new(sequence_repo, Arc::clone(&clock)),
+            unsubscribe: None,
+            clock,
             db,
         }
+    }
+
+    /// Serves the public unsubscribe link with these tokens (made from `secrets.key` and
+    /// `http.public_url`, see `Settings::unsubscribe_tokens`).
+    #[must_use]
+    pub fn with_unsubscribe_tokens(mut self, tokens: UnsubscribeTokens) -> Self {
+        self.unsubscribe = Some(UnsubscribeService::new(
+            Arc::new(PgUnsubscribeRepository::new(self.db.clone())),
+            tokens,
+            Arc::clone(&self.clock),
+        ));
+        self
     }
 
     /// With the system clock.
@@ -122,6 +143,15 @@ impl Wiring {
             Arc::new(PgInboxRepository::new(self.db.clone())),
             checker,
             Arc::clone(&self.secrets),
+        )
+    }
+
+    /// Background ESP detection over the given MX resolver.
+    #[must_use]
+    pub fn esp_detection(&self, resolver: Arc<dyn MxResolver>) -> EspDetectionService {
+        EspDetectionService::new(
+            Arc::new(PgEspDetectionRepository::new(self.db.clone())),
+            resolver,
         )
     }
 

@@ -22,6 +22,9 @@ fn reachkit(db: &TestDatabase) -> Command {
         .env("REACHKIT__MAIL__CHECK_TIMEOUT_SECONDS", "5")
         // The private mail stack's certificates are self-signed.
         .env("REACHKIT__MAIL__ALLOW_INVALID_CERTS", "true")
+        // ESP detection asks a name server that refuses every query: providers stay null here
+        // (tests/esp_unsubscribe_e2e.rs covers detection against the mail stack's dnsmasq).
+        .env("REACHKIT__DNS__NAMESERVER", "127.0.0.1:9")
         .env("RUST_LOG", "debug")
         .current_dir(std::env::temp_dir());
     cmd

@@ -10,6 +10,7 @@ pub mod campaigns;
 pub mod clock;
 pub mod connection_check;
 pub mod error;
+pub mod esp_detection;
 pub mod ids;
 pub mod inboxes;
 pub mod leads;

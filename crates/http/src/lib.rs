@@ -13,6 +13,7 @@ pub mod extract;
 mod inboxes;
 mod leads;
 pub mod request_log;
+mod unsubscribe;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, Resource, web};
@@ -22,6 +23,7 @@ use reachkit_core::campaigns::CampaignService;
 use reachkit_core::inboxes::InboxService;
 use reachkit_core::leads::LeadService;
 use reachkit_core::sequences::SequenceService;
+use reachkit_core::unsubscribe::UnsubscribeService;
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -50,6 +52,12 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
 
 async fn health() -> HttpResponse {
     envelope::data(StatusCode::OK, json!({ "status": "ok" }))
+}
+
+/// Mounts the public unsubscribe link `/u/{token}` (no API key; HTML answers). Configure it
+/// before [`configure`], whose default service answers unknown paths.
+pub fn configure_unsubscribe(service: UnsubscribeService) -> impl FnOnce(&mut web::ServiceConfig) {
+    unsubscribe::configure(service)
 }
 
 /// Mounts the whole API: `/api/v1/...`, `/health`, and the envelope for unknown paths.

@@ -1,5 +1,5 @@
-//! One log line per request: method, path (never the query, which may hold an API key),
-//! status and duration.
+//! One log line per request: method, path (never the query, which may hold an API key; an
+//! unsubscribe token is shown as `{token}`), status and duration.
 
 use std::time::Instant;
 
@@ -18,7 +18,7 @@ pub async fn log_request(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let method = req.method().clone();
-    let path = req.path().to_owned();
+    let path = redacted(req.path());
     let response = next.call(req).await?;
     tracing::info!(
         method = %method,
@@ -28,4 +28,23 @@ pub async fn log_request(
         "request"
     );
     Ok(response)
+}
+
+/// The path as logged: the token of `/u/{token}` (it unsubscribes a lead) is left out.
+fn redacted(path: &str) -> String {
+    match path.strip_prefix("/u/") {
+        Some(rest) if !rest.is_empty() => "/u/{token}".to_owned(),
+        _ => path.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn unsubscribe_tokens_never_reach_the_log() {
+        assert_eq!(redacted("/u/abcDEF123"), "/u/{token}");
+        assert_eq!(redacted("/api/v1/leads"), "/api/v1/leads");
+    }
 }

@@ -6,13 +6,15 @@
 //! what was sent. No I/O happens there.
 //!
 //! [`smtp::SmtpSender`] sends campaign email (the `MailSender` port); [`smtp::compose`] renders
-//! an `OutgoingEmail` to RFC 5322 bytes.
+//! an `OutgoingEmail` to RFC 5322 bytes. [`mx::HickoryMxResolver`] looks up MX records for ESP
+//! detection (the `MxResolver` port).
 //!
 //! [`check::MailChecker`] logs in to an inbox's SMTP and IMAP servers for the background
 //! connection check (the `MailboxChecker` port of `reachkit-core`).
 
 pub mod check;
 pub mod inbound;
+pub mod mx;
 pub mod smtp;
 
 pub use inbound::{

@@ -8,6 +8,7 @@ mod api_keys;
 mod blocklist;
 mod campaigns;
 mod error;
+mod esp_detection;
 mod inboxes;
 mod leads;
 mod migrate;
@@ -15,14 +16,17 @@ mod pool;
 #[rustfmt::skip]
 mod schema;
 mod sequences;
+mod unsubscribe;
 mod workspaces;
 
 pub use api_keys::PgApiKeyRepository;
 pub use blocklist::PgBlocklistRepository;
 pub use campaigns::PgCampaignRepository;
+pub use esp_detection::PgEspDetectionRepository;
 pub use inboxes::PgInboxRepository;
 pub use leads::PgLeadRepository;
 pub use migrate::{MigrationError, run_migrations};
 pub use pool::{Db, PoolSettings};
 pub use sequences::PgSequenceRepository;
+pub use unsubscribe::PgUnsubscribeRepository;
 pub use workspaces::PgWorkspaceRepository;

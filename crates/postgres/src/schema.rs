@@ -128,6 +128,7 @@ diesel::table! {
         provider -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        provider_checked_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -7,6 +7,7 @@
 mod api_keys;
 mod blocklist;
 mod campaigns;
+mod engine;
 mod error;
 mod inboxes;
 mod leads;
@@ -20,6 +21,7 @@ mod workspaces;
 pub use api_keys::PgApiKeyRepository;
 pub use blocklist::PgBlocklistRepository;
 pub use campaigns::PgCampaignRepository;
+pub use engine::PgSendQueue;
 pub use inboxes::PgInboxRepository;
 pub use leads::PgLeadRepository;
 pub use migrate::{MigrationError, run_migrations};

@@ -99,7 +99,6 @@ impl Wiring {
             secrets,
             campaigns: CampaignService::new(
                 Arc::new(PgCampaignRepository::new(db.clone())),
-                sequence_repo.clone(),
                 Arc::clone(&clock),
             ),
             sequences: SequenceService::new(sequence_repo, clock),

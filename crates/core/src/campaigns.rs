@@ -20,7 +20,7 @@ use crate::blocklist::ListQuery;
 use crate::clock::Clock;
 use crate::ids::{CampaignId, InboxId, SequenceId, VariantId, WorkspaceId};
 use crate::paging::Page;
-use crate::sequences::{SequenceRepository, StepRecord, step_views};
+use crate::sequences::{StepRecord, step_views};
 
 /// Days in the daily series of show and analytics: today and the 29 days before it.
 pub const DAILY_DAYS: u16 = 30;
@@ -69,6 +69,15 @@ pub struct CampaignRecord {
     pub sequence_steps: u32,
     /// Attached inboxes, in attach order.
     pub inboxes: Vec<AttachedInbox>,
+}
+
+/// Everything a show or analytics reads about one campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignDetailRecord {
+    pub record: CampaignRecord,
+    /// Daily rows of the requested range (days without activity have no row).
+    pub daily: Vec<DailyCount>,
+    pub steps: Vec<StepRecord>,
 }
 
 /// One day of the daily series (a row of `campaign_daily_stats`, or zeros).
@@ -265,18 +274,19 @@ pub trait CampaignRepository: Send + Sync {
         query: &ListQuery<CampaignSort>,
     ) -> Result<Page<CampaignRecord>, StoreError>;
 
-    /// The daily counter rows of the campaign between `from` and `to` (inclusive), only the
-    /// days that have a row; empty for another workspace's campaign.
+    /// The campaign with its daily rows from `from` to `to` (inclusive) and its steps with
+    /// their variants, read together (the Postgres adapter pipelines them: one round trip), or
+    /// `None` when the workspace has no such campaign.
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
-    async fn daily(
+    async fn detail(
         &self,
         workspace_id: WorkspaceId,
         id: CampaignId,
         from: Date,
         to: Date,
-    ) -> Result<Vec<DailyCount>, StoreError>;
+    ) -> Result<Option<CampaignDetailRecord>, StoreError>;
 
     /// In one transaction: reads the campaign under a row lock, computes the launch readiness
     /// from the store (attached inboxes, sendable enabled variants of step 1), applies the
@@ -358,7 +368,6 @@ pub enum CampaignError {
 #[derive(Clone)]
 pub struct CampaignService {
     campaigns: Arc<dyn CampaignRepository>,
-    sequences: Arc<dyn SequenceRepository>,
     clock: Arc<dyn Clock>,
 }
 
@@ -445,16 +454,8 @@ pub fn step_stats(steps: Vec<StepRecord>) -> Vec<StepStats> {
 
 impl CampaignService {
     #[must_use]
-    pub fn new(
-        campaigns: Arc<dyn CampaignRepository>,
-        sequences: Arc<dyn SequenceRepository>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            campaigns,
-            sequences,
-            clock,
-        }
+    pub fn new(campaigns: Arc<dyn CampaignRepository>, clock: Arc<dyn Clock>) -> Self {
+        Self { campaigns, clock }
     }
 
     /// Creates a draft campaign with the product's defaults, step 1 and its empty variant A.
@@ -496,30 +497,24 @@ impl CampaignService {
         workspace_id: WorkspaceId,
         id: CampaignId,
     ) -> Result<CampaignDetail, CampaignError> {
-        let record = self
+        let now = self.clock.now();
+        // The campaign's local "today" is within a day of UTC's: read rows for a UTC range that
+        // covers the 30 local days in any zone, and let the domain pick the local days.
+        let utc_today = now.date();
+        let from = utc_today
+            .checked_sub(time::Duration::days(i64::from(DAILY_DAYS) + 1))
+            .unwrap_or(utc_today);
+        let to = utc_today.next_day().unwrap_or(utc_today);
+        let detail = self
             .campaigns
-            .get(workspace_id, id)
+            .detail(workspace_id, id, from, to)
             .await?
             .ok_or(CampaignError::NotFound)?;
-        let today = to_time_date(
-            record
-                .campaign
-                .schedule
-                .local_date(instant(self.clock.now())),
-        )?;
-        let from = today
-            .checked_sub(time::Duration::days(i64::from(DAILY_DAYS) - 1))
-            .unwrap_or(today);
-        let rows = self.campaigns.daily(workspace_id, id, from, today).await?;
-        let steps = self
-            .sequences
-            .steps(workspace_id, id)
-            .await?
-            .ok_or(CampaignError::NotFound)?;
+        let today = to_time_date(detail.record.campaign.schedule.local_date(instant(now)))?;
         Ok(CampaignDetail {
-            view: record.into(),
-            daily: zero_filled(today, &rows),
-            sequences: step_stats(steps),
+            view: detail.record.into(),
+            daily: zero_filled(today, &detail.daily),
+            sequences: step_stats(detail.steps),
         })
     }
 
@@ -667,7 +662,7 @@ fn inbox_outcome(outcome: InboxSetOutcome) -> Result<Vec<AttachedInbox>, Campaig
 mod tests {
     use super::*;
     use crate::clock::MockClock;
-    use crate::sequences::{MockSequenceRepository, VariantRecord};
+    use crate::sequences::VariantRecord;
     use reachkit_domain::campaign::CampaignStatus;
     use reachkit_domain::variant::VariantLetter;
     use time::macros::{date, datetime};
@@ -681,8 +676,8 @@ mod tests {
         Arc::new(clock)
     }
 
-    fn service(repo: MockCampaignRepository, seq: MockSequenceRepository) -> CampaignService {
-        CampaignService::new(Arc::new(repo), Arc::new(seq), clock())
+    fn service(repo: MockCampaignRepository) -> CampaignService {
+        CampaignService::new(Arc::new(repo), clock())
     }
 
     fn record(ws: WorkspaceId, id: CampaignId, counters: CampaignCounters) -> CampaignRecord {
@@ -720,9 +715,7 @@ mod tests {
     async fn create_refuses_a_blank_name_without_storing() {
         let mut repo = MockCampaignRepository::new();
         repo.expect_create().never();
-        let result = service(repo, MockSequenceRepository::new())
-            .create(WorkspaceId::new(), "   ")
-            .await;
+        let result = service(repo).create(WorkspaceId::new(), "   ").await;
         assert!(matches!(result, Err(CampaignError::Invalid(e)) if e.has("name")));
     }
 
@@ -742,19 +735,19 @@ mod tests {
             })
             .times(1)
             .returning(|_| Ok(()));
-        repo.expect_get()
-            .returning(move |w, id| Ok(Some(record(w, id, CampaignCounters::default()))));
-        repo.expect_daily().returning(|_, _, _, _| Ok(vec![]));
-        let mut seq = MockSequenceRepository::new();
-        seq.expect_steps().returning(|_, _| {
-            Ok(Some(vec![StepRecord {
-                id: SequenceId::new(),
-                step: 1,
-                delay_days: 3,
-                variants: vec![variant(0, 0, 0)],
-            }]))
+        repo.expect_detail().returning(move |w, id, _, _| {
+            Ok(Some(CampaignDetailRecord {
+                record: record(w, id, CampaignCounters::default()),
+                daily: vec![],
+                steps: vec![StepRecord {
+                    id: SequenceId::new(),
+                    step: 1,
+                    delay_days: 3,
+                    variants: vec![variant(0, 0, 0)],
+                }],
+            }))
         });
-        let detail = service(repo, seq)
+        let detail = service(repo)
             .create(ws, "  Q3 outreach ")
             .await
             .expect("created");
@@ -768,40 +761,46 @@ mod tests {
         let ws = WorkspaceId::new();
         let id = CampaignId::new();
         let mut repo = MockCampaignRepository::new();
-        repo.expect_get().returning(|w, id| {
-            Ok(Some(record(
-                w,
-                id,
-                CampaignCounters {
-                    leads_count: 8,
-                    finished_leads: 3,
-                    sent: 12,
-                    contacted: 3,
-                    replies: 1,
-                    positive_replies: 1,
-                    bounced: 2,
-                },
-            )))
-        });
-        repo.expect_daily()
-            .withf(|_, _, from, to| *from == date!(2026 - 11 - 01) && *to == date!(2026 - 11 - 30))
-            .returning(|_, _, _, _| {
-                Ok(vec![DailyCount {
-                    date: date!(2026 - 11 - 29),
-                    sent: 5,
-                    replies: 1,
-                }])
+        repo.expect_detail()
+            // A UTC range covering the 30 local days in any zone.
+            .withf(|_, _, from, to| *from == date!(2026 - 10 - 31) && *to == date!(2026 - 12 - 02))
+            .returning(|w, id, _, _| {
+                Ok(Some(CampaignDetailRecord {
+                    record: record(
+                        w,
+                        id,
+                        CampaignCounters {
+                            leads_count: 8,
+                            finished_leads: 3,
+                            sent: 12,
+                            contacted: 3,
+                            replies: 1,
+                            positive_replies: 1,
+                            bounced: 2,
+                        },
+                    ),
+                    daily: vec![
+                        DailyCount {
+                            date: date!(2026 - 11 - 29),
+                            sent: 5,
+                            replies: 1,
+                        },
+                        // Outside the 30 local days: left out.
+                        DailyCount {
+                            date: date!(2026 - 10 - 31),
+                            sent: 100,
+                            replies: 0,
+                        },
+                    ],
+                    steps: vec![StepRecord {
+                        id: SequenceId::new(),
+                        step: 1,
+                        delay_days: 3,
+                        variants: vec![variant(3, 1, 0)],
+                    }],
+                }))
             });
-        let mut seq = MockSequenceRepository::new();
-        seq.expect_steps().returning(|_, _| {
-            Ok(Some(vec![StepRecord {
-                id: SequenceId::new(),
-                step: 1,
-                delay_days: 3,
-                variants: vec![variant(3, 1, 0)],
-            }]))
-        });
-        let d = service(repo, seq).show(ws, id).await.expect("show");
+        let d = service(repo).show(ws, id).await.expect("show");
         let s = d.view.stats;
         assert_eq!((s.progress, s.sent, s.contacted), (37, 12, 3));
         assert_eq!((s.reply_rate, s.bounce_rate), (33.33, 66.67));
@@ -816,8 +815,8 @@ mod tests {
     #[tokio::test]
     async fn show_of_an_unknown_campaign_is_not_found() {
         let mut repo = MockCampaignRepository::new();
-        repo.expect_get().returning(|_, _| Ok(None));
-        let result = service(repo, MockSequenceRepository::new())
+        repo.expect_detail().returning(|_, _, _, _| Ok(None));
+        let result = service(repo)
             .show(WorkspaceId::new(), CampaignId::new())
             .await;
         assert!(matches!(result, Err(CampaignError::NotFound)));
@@ -831,7 +830,7 @@ mod tests {
                 FieldError::new("status", "no_inbox", "cannot launch"),
             ])))
         });
-        let result = service(repo, MockSequenceRepository::new())
+        let result = service(repo)
             .update(
                 WorkspaceId::new(),
                 CampaignId::new(),
@@ -855,7 +854,7 @@ mod tests {
             .withf(move |_, _, ids, _| ids == [a, b])
             .times(1)
             .returning(|_, _, _, _| Ok(InboxSetOutcome::Done(vec![])));
-        let svc = service(repo, MockSequenceRepository::new());
+        let svc = service(repo);
         let ws = WorkspaceId::new();
         let id = CampaignId::new();
         assert!(svc.attach_inboxes(ws, id, &[a, b, a]).await.is_ok());
@@ -868,7 +867,7 @@ mod tests {
         let mut repo = MockCampaignRepository::new();
         repo.expect_detach_inboxes()
             .returning(|_, _, _, _| Ok(InboxSetOutcome::InboxNotFound));
-        let result = service(repo, MockSequenceRepository::new())
+        let result = service(repo)
             .detach_inboxes(WorkspaceId::new(), CampaignId::new(), &[InboxId::new()])
             .await;
         assert!(matches!(result, Err(CampaignError::InboxNotFound)));
@@ -878,7 +877,7 @@ mod tests {
     async fn deleting_an_unknown_campaign_is_not_found() {
         let mut repo = MockCampaignRepository::new();
         repo.expect_delete().returning(|_, _| Ok(false));
-        let result = service(repo, MockSequenceRepository::new())
+        let result = service(repo)
             .delete(WorkspaceId::new(), CampaignId::new())
             .await;
         assert!(matches!(result, Err(CampaignError::NotFound)));

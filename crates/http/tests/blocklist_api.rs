@@ -80,11 +80,7 @@ async fn call(blocklist: MockBlocklistRepository, req: test::TestRequest) -> (St
             Arc::new(Fixed),
         ),
         leads: LeadService::new(Arc::new(MockLeadRepository::new()), Arc::new(Fixed)),
-        campaigns: CampaignService::new(
-            Arc::new(MockCampaignRepository::new()),
-            Arc::new(MockSequenceRepository::new()),
-            Arc::new(Fixed),
-        ),
+        campaigns: CampaignService::new(Arc::new(MockCampaignRepository::new()), Arc::new(Fixed)),
         sequences: SequenceService::new(Arc::new(MockSequenceRepository::new()), Arc::new(Fixed)),
     };
     let app = test::init_service(App::new().configure(configure(services))).await;

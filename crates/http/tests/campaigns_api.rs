@@ -8,9 +8,9 @@ use actix_web::{App, test};
 use reachkit_core::api_keys::{ApiKey, ApiKeyService, KeyHash, MockApiKeyRepository};
 use reachkit_core::blocklist::{BlocklistService, MockBlocklistRepository};
 use reachkit_core::campaigns::{
-    AttachedInbox, Campaign, CampaignCounters, CampaignRecord, CampaignService, CampaignSort,
-    CampaignUpdateOutcome, DailyCount, InboxSetOutcome, MockCampaignRepository,
-    ScheduleUpdateOutcome,
+    AttachedInbox, Campaign, CampaignCounters, CampaignDetailRecord, CampaignRecord,
+    CampaignService, CampaignSort, CampaignUpdateOutcome, DailyCount, InboxSetOutcome,
+    MockCampaignRepository, ScheduleUpdateOutcome,
 };
 use reachkit_core::clock::Clock;
 use reachkit_core::ids::{ApiKeyId, CampaignId, InboxId, SequenceId, VariantId, WorkspaceId};
@@ -90,7 +90,7 @@ async fn call_with(
             Arc::new(Fixed),
         ),
         blocklist: BlocklistService::new(Arc::new(MockBlocklistRepository::new()), Arc::new(Fixed)),
-        campaigns: CampaignService::new(campaigns, sequences.clone(), Arc::new(Fixed)),
+        campaigns: CampaignService::new(campaigns, Arc::new(Fixed)),
         sequences: SequenceService::new(sequences, Arc::new(Fixed)),
         inboxes: InboxService::new(
             Arc::new(MockInboxRepository::new()),
@@ -243,12 +243,16 @@ fn steps() -> Vec<StepRecord> {
 fn shows() -> MockCampaignRepository {
     let mut repo = MockCampaignRepository::new();
     repo.expect_get().returning(|_, id| Ok(Some(record(id))));
-    repo.expect_daily().returning(|_, _, _, _| {
-        Ok(vec![DailyCount {
-            date: date!(2026 - 11 - 29),
-            sent: 6,
-            replies: 1,
-        }])
+    repo.expect_detail().returning(|_, id, _, _| {
+        Ok(Some(CampaignDetailRecord {
+            record: record(id),
+            daily: vec![DailyCount {
+                date: date!(2026 - 11 - 29),
+                sent: 6,
+                replies: 1,
+            }],
+            steps: steps(),
+        }))
     });
     repo
 }
@@ -262,6 +266,7 @@ fn has_steps() -> MockSequenceRepository {
 fn unknown() -> MockCampaignRepository {
     let mut repo = MockCampaignRepository::new();
     repo.expect_get().returning(|_, _| Ok(None));
+    repo.expect_detail().returning(|_, _, _, _| Ok(None));
     repo.expect_delete().returning(|_, _| Ok(false));
     repo.expect_update()
         .returning(|_, _, _, _| Ok(CampaignUpdateOutcome::NotFound));

@@ -77,11 +77,7 @@ async fn call(
         blocklist: BlocklistService::new(Arc::new(MockBlocklistRepository::new()), Arc::new(Fixed)),
         inboxes: InboxService::new(Arc::new(inboxes), Arc::new(secrets), Arc::new(Fixed)),
         leads: LeadService::new(Arc::new(leads), Arc::new(Fixed)),
-        campaigns: CampaignService::new(
-            Arc::new(MockCampaignRepository::new()),
-            Arc::new(MockSequenceRepository::new()),
-            Arc::new(Fixed),
-        ),
+        campaigns: CampaignService::new(Arc::new(MockCampaignRepository::new()), Arc::new(Fixed)),
         sequences: SequenceService::new(Arc::new(MockSequenceRepository::new()), Arc::new(Fixed)),
     };
     let app = test::init_service(App::new().configure(configure(services))).await;

@@ -5,11 +5,15 @@
 //! that may be a reply, or something else, with the headers the inbox sync needs to match it to
 //! what was sent. No I/O happens there.
 //!
+//! [`smtp::SmtpSender`] sends campaign email (the `MailSender` port); [`smtp::compose`] renders
+//! an `OutgoingEmail` to RFC 5322 bytes.
+//!
 //! [`check::MailChecker`] logs in to an inbox's SMTP and IMAP servers for the background
 //! connection check (the `MailboxChecker` port of `reachkit-core`).
 
 pub mod check;
 pub mod inbound;
+pub mod smtp;
 
 pub use inbound::{
     BounceInfo, BounceReason, BouncedRecipient, Classification, Kind, OtherReason, bounce_reason,

@@ -17,8 +17,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reachkit_core::StoreError;
 use reachkit_core::blocklist::ListQuery;
 use reachkit_core::campaigns::{
-    AttachedInbox, Campaign, CampaignCounters, CampaignRecord, CampaignRepository, CampaignSort,
-    CampaignUpdateOutcome, DailyCount, InboxSetOutcome, NewCampaign, ScheduleUpdateOutcome,
+    AttachedInbox, Campaign, CampaignCounters, CampaignDetailRecord, CampaignRecord,
+    CampaignRepository, CampaignSort, CampaignUpdateOutcome, DailyCount, InboxSetOutcome,
+    NewCampaign, ScheduleUpdateOutcome,
 };
 use reachkit_core::ids::{CampaignId, InboxId, WorkspaceId};
 use reachkit_core::paging::{Page, SortOrder};
@@ -42,6 +43,7 @@ use crate::schema::{
     campaign_daily_stats as daily, campaign_inboxes, campaign_stats as stats, campaigns, inboxes,
     sequences, variants,
 };
+use crate::sequences::load_steps;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = campaigns, check_for_backend(diesel::pg::Pg))]
@@ -75,6 +77,20 @@ struct StatsRow {
     replies: i64,
     positive_replies: i64,
     bounced: i64,
+}
+
+impl From<StatsRow> for CampaignCounters {
+    fn from(s: StatsRow) -> Self {
+        Self {
+            leads_count: count(s.leads_count),
+            finished_leads: count(s.finished_leads),
+            sent: count(s.sent),
+            contacted: count(s.contacted),
+            replies: count(s.replies),
+            positive_replies: count(s.positive_replies),
+            bounced: count(s.bounced),
+        }
+    }
 }
 
 fn count(v: i64) -> u64 {
@@ -228,11 +244,10 @@ fn attached(row: InboxRow) -> AttachedInbox {
 }
 
 /// The attached inboxes of some campaigns, in attach order.
-async fn attached_inboxes(
-    c: &mut AsyncPgConnection,
-    ws: Uuid,
-    ids: &[Uuid],
-) -> Result<Vec<InboxRow>, TxError> {
+async fn attached_inboxes<C>(c: &mut C, ws: Uuid, ids: &[Uuid]) -> Result<Vec<InboxRow>, TxError>
+where
+    C: diesel_async::AsyncConnectionCore<Backend = diesel::pg::Pg> + Send,
+{
     Ok(campaign_inboxes::table
         .inner_join(inboxes::table)
         .filter(campaign_inboxes::workspace_id.eq(ws))
@@ -264,20 +279,7 @@ async fn records(
         .load(c)
         .await?
         .into_iter()
-        .map(|s| {
-            (
-                s.campaign_id,
-                CampaignCounters {
-                    leads_count: count(s.leads_count),
-                    finished_leads: count(s.finished_leads),
-                    sent: count(s.sent),
-                    contacted: count(s.contacted),
-                    replies: count(s.replies),
-                    positive_replies: count(s.positive_replies),
-                    bounced: count(s.bounced),
-                },
-            )
-        })
+        .map(|s| (s.campaign_id, CampaignCounters::from(s)))
         .collect();
     let steps: HashMap<Uuid, i64> = sequences::table
         .filter(sequences::workspace_id.eq(ws))
@@ -622,31 +624,76 @@ impl CampaignRepository for PgCampaignRepository {
         })
     }
 
-    async fn daily(
+    async fn detail(
         &self,
         workspace_id: WorkspaceId,
         id: CampaignId,
         from: Date,
         to: Date,
-    ) -> Result<Vec<DailyCount>, StoreError> {
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<(Date, i64, i64)> = daily::table
-            .filter(daily::workspace_id.eq(workspace_id.as_uuid()))
-            .filter(daily::campaign_id.eq(id.as_uuid()))
-            .filter(daily::day.between(from, to))
-            .order(daily::day.asc())
-            .select((daily::day, daily::sent, daily::replies))
-            .load(&mut conn)
-            .await
-            .map_err(from_diesel)?;
-        Ok(rows
-            .into_iter()
-            .map(|(date, sent, replies)| DailyCount {
-                date,
-                sent: count(sent),
-                replies: count(replies),
-            })
-            .collect())
+    ) -> Result<Option<CampaignDetailRecord>, StoreError> {
+        let ws = workspace_id.as_uuid();
+        let cid = id.as_uuid();
+        let conn = self.db.conn().await?;
+        let c: &AsyncPgConnection = &conn;
+        // Five independent reads, pipelined on one connection: one round trip, whatever the
+        // campaign has sent (every read is by key; counters replace scans).
+        let row = async {
+            campaigns::table
+                .filter(campaigns::workspace_id.eq(ws))
+                .filter(campaigns::id.eq(cid))
+                .select(CampaignRow::as_select())
+                .first(&mut &*c)
+                .await
+                .optional()
+                .map_err(TxError::from)
+        };
+        let counters = async {
+            stats::table
+                .filter(stats::workspace_id.eq(ws))
+                .filter(stats::campaign_id.eq(cid))
+                .select(StatsRow::as_select())
+                .first(&mut &*c)
+                .await
+                .optional()
+                .map_err(TxError::from)
+        };
+        let inbox_rows = async { attached_inboxes(&mut &*c, ws, &[cid]).await };
+        let daily_rows = async {
+            daily::table
+                .filter(daily::workspace_id.eq(ws))
+                .filter(daily::campaign_id.eq(cid))
+                .filter(daily::day.between(from, to))
+                .order(daily::day.asc())
+                .select((daily::day, daily::sent, daily::replies))
+                .load::<(Date, i64, i64)>(&mut &*c)
+                .await
+                .map_err(TxError::from)
+        };
+        let steps = async { load_steps(&mut &*c, ws, cid).await };
+        let (row, counters, inbox_rows, daily_rows, steps) =
+            tokio::try_join!(row, counters, inbox_rows, daily_rows, steps)
+                .map_err(StoreError::from)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let record = CampaignRecord {
+            campaign: row.campaign()?,
+            counters: counters.map(CampaignCounters::from).unwrap_or_default(),
+            sequence_steps: u32::try_from(steps.len()).unwrap_or(u32::MAX),
+            inboxes: inbox_rows.into_iter().map(attached).collect(),
+        };
+        Ok(Some(CampaignDetailRecord {
+            record,
+            daily: daily_rows
+                .into_iter()
+                .map(|(date, sent, replies)| DailyCount {
+                    date,
+                    sent: count(sent),
+                    replies: count(replies),
+                })
+                .collect(),
+            steps,
+        }))
     }
 
     async fn update(

@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use diesel_async::AsyncPgConnection;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use reachkit_core::StoreError;
 
 use crate::error::from_pool;
@@ -47,7 +49,13 @@ impl Db {
     /// # Errors
     /// When the pool cannot be built or no connection can be made.
     pub async fn connect(url: &str, settings: PoolSettings) -> anyhow::Result<Self> {
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        // Fast recycling: a pooled connection is not pinged before each use (the default costs a
+        // round trip per checkout); a connection that broke is marked broken by diesel-async and
+        // dropped by the pool, and the request that found it fails with 503 once.
+        let mut config = ManagerConfig::<AsyncPgConnection>::default();
+        config.recycling_method = RecyclingMethod::Fast;
+        let manager =
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
         let pool = Pool::builder(manager)
             .max_size(settings.max_connections)
             .wait_timeout(Some(settings.acquire_timeout))

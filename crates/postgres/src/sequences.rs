@@ -90,11 +90,14 @@ async fn lock_campaign(
         .optional()?)
 }
 
-async fn load_steps(
-    c: &mut AsyncPgConnection,
+pub(crate) async fn load_steps<C>(
+    c: &mut C,
     ws: Uuid,
     campaign: Uuid,
-) -> Result<Vec<StepRecord>, TxError> {
+) -> Result<Vec<StepRecord>, TxError>
+where
+    C: diesel_async::AsyncConnectionCore<Backend = diesel::pg::Pg> + Send,
+{
     let steps: Vec<(Uuid, i32, i32)> = sequences::table
         .filter(sequences::workspace_id.eq(ws))
         .filter(sequences::campaign_id.eq(campaign))

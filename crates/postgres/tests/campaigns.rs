@@ -35,7 +35,6 @@ async fn env() -> Env {
     Env {
         campaigns: CampaignService::new(
             Arc::new(PgCampaignRepository::new(db.db.clone())),
-            seq.clone(),
             clock.clone(),
         ),
         sequences: SequenceService::new(seq, clock),

@@ -4,26 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use reachkit_core::clock::Clock;
-use reachkit_core::connection_check::ServerLogin;
 use reachkit_core::engine::SendingService;
-use reachkit_core::sending::{MailSender, MailSession, SendError};
 use tokio::sync::watch;
-
-/// A sender for builds without an SMTP adapter: every connection fails (temporary), so sends
-/// are deferred, never lost.
-#[derive(Debug, Clone, Copy)]
-pub struct NoMailSender;
-
-#[async_trait]
-impl MailSender for NoMailSender {
-    async fn connect(&self, _login: &ServerLogin) -> Result<Box<dyn MailSession>, SendError> {
-        Err(SendError::Connection(
-            "no SMTP adapter in this build".to_owned(),
-        ))
-    }
-}
 
 /// One pass: recovery, planning, then sending. Errors are logged; the next pass tries again.
 pub async fn pass(service: &SendingService, clock: &dyn Clock) {

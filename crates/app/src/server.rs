@@ -14,9 +14,10 @@ use reachkit_core::connection_check::ConnectionCheckService;
 use reachkit_core::sending::MailSender;
 use reachkit_http::request_log::log_request;
 use reachkit_mail::check::MailChecker;
+use reachkit_mail::smtp::{SmtpSender, SmtpSettings};
 use tokio::sync::watch;
 
-use crate::engine::{NoMailSender, sending_loop};
+use crate::engine::sending_loop;
 use crate::settings::Settings;
 use crate::wiring::Wiring;
 
@@ -59,9 +60,13 @@ pub fn bind(wiring: &Wiring, listen: SocketAddr) -> anyhow::Result<Bound> {
     })
 }
 
-/// The mail sender of this build.
-fn mail_sender(_settings: &Settings) -> Arc<dyn MailSender> {
-    Arc::new(NoMailSender)
+/// The SMTP adapter, with the mail settings.
+fn mail_sender(settings: &Settings) -> Arc<dyn MailSender> {
+    Arc::new(SmtpSender::new(SmtpSettings {
+        timeout: Duration::from_secs(settings.mail.check_timeout_seconds),
+        allow_invalid_certs: settings.mail.allow_invalid_certs,
+        helo_host: None,
+    }))
 }
 
 /// The background workers: the connection check and the sending engine.

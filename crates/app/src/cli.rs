@@ -26,7 +26,19 @@ pub enum Command {
     ///
     /// Listens on http.listen (REACHKIT_LISTEN, default 127.0.0.1:8080) and prints
     /// "reachkit listening on http://ADDRESS" on standard output once it accepts connections.
-    Serve,
+    /// Also runs the background workers (connection checks and the sending engine) unless
+    /// --api-only is given.
+    Serve {
+        /// Serve the API only; run the workers elsewhere with `reachkit worker`.
+        #[arg(long)]
+        api_only: bool,
+    },
+    /// Run the background workers only (connection checks and the sending engine), no API.
+    ///
+    /// Any number of workers (and `serve` processes) may run against one database: they share
+    /// the work without sending anything twice. SIGINT/SIGTERM: stop claiming, finish the
+    /// sends in flight, exit.
+    Worker,
     /// Apply pending database migrations to DATABASE_URL and exit.
     Migrate,
     /// Manage workspaces (tenants).

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod engine;
 pub mod inbound;
 pub mod server;
 pub mod settings;
@@ -35,7 +36,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         tracing::warn!(setting = %key, "unknown setting ignored");
     }
     match cli.command {
-        Command::Serve => server::serve(&settings).await,
+        Command::Serve { api_only } => server::serve(&settings, !api_only).await,
+        Command::Worker => server::work(&settings).await,
         Command::Migrate => {
             let applied = reachkit_postgres::run_migrations(settings.database_url()?).await?;
             tracing::info!(count = applied.len(), "migrations applied");

@@ -12,11 +12,14 @@ use anyhow::Context;
 use reachkit_core::clock::{Clock, SystemClock};
 use reachkit_core::connection_check::ConnectionCheckService;
 use reachkit_core::esp_detection::EspDetectionService;
+use reachkit_core::sending::MailSender;
 use reachkit_http::request_log::log_request;
 use reachkit_mail::check::MailChecker;
 use reachkit_mail::mx::HickoryMxResolver;
+use reachkit_mail::smtp::{SmtpSender, SmtpSettings};
 use tokio::sync::watch;
 
+use crate::engine::sending_loop;
 use crate::settings::Settings;
 use crate::wiring::Wiring;
 
@@ -69,20 +72,86 @@ pub fn bind(wiring: &Wiring, listen: SocketAddr) -> anyhow::Result<Bound> {
     })
 }
 
-/// Runs `reachkit serve`.
-///
-/// # Errors
-/// When migrations fail, the database is unreachable or the address cannot be bound.
-pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
+/// The SMTP adapter, with the mail settings.
+fn mail_sender(settings: &Settings) -> Arc<dyn MailSender> {
+    Arc::new(SmtpSender::new(SmtpSettings {
+        timeout: Duration::from_secs(settings.mail.check_timeout_seconds),
+        allow_invalid_certs: settings.mail.allow_invalid_certs,
+        helo_host: None,
+    }))
+}
+
+/// The background workers: the connection check, ESP detection and the sending engine.
+struct Workers {
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Workers {
+    fn start(settings: &Settings, wiring: &Wiring) -> anyhow::Result<Self> {
+        let (stop, stopped) = watch::channel(false);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let checker = Arc::new(MailChecker::new(settings.mail_checks()));
+        let check = tokio::spawn(connection_check_loop(
+            wiring.connection_check(checker),
+            Arc::clone(&clock),
+            Duration::from_secs(settings.engine.connection_check_seconds),
+            stopped.clone(),
+        ));
+        let resolver = HickoryMxResolver::new(&settings.mx()?).map_err(anyhow::Error::msg)?;
+        let esp = tokio::spawn(esp_detection_loop(
+            wiring.esp_detection(Arc::new(resolver)),
+            Arc::clone(&clock),
+            ESP_DETECTION_EVERY,
+            stopped.clone(),
+        ));
+        let sending = wiring.sending(
+            mail_sender(settings),
+            settings.unsubscribe_tokens()?,
+            settings.sending(),
+        );
+        tracing::info!(owner = %sending.owner(), "sending engine started");
+        let send = tokio::spawn(sending_loop(
+            sending,
+            clock,
+            Duration::from_millis(settings.engine.tick_ms),
+            stopped,
+        ));
+        Ok(Self {
+            stop,
+            tasks: vec![check, esp, send],
+        })
+    }
+
+    /// Stops claiming, lets the sends in flight finish, and waits for the workers.
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "a background worker failed");
+            }
+        }
+    }
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<Wiring> {
     let url = settings.database_url()?;
     let secrets = Arc::new(settings.secret_box()?);
     let applied = reachkit_postgres::run_migrations(url).await?;
     if !applied.is_empty() {
         tracing::info!(count = applied.len(), "applied migrations");
     }
-    let wiring = Wiring::connect_system(url, settings.pool(), secrets)
+    Ok(Wiring::connect_system(url, settings.pool(), secrets)
         .await?
-        .with_unsubscribe_tokens(settings.unsubscribe_tokens()?);
+        .with_unsubscribe_tokens(settings.unsubscribe_tokens()?))
+}
+
+/// Runs `reachkit serve` (with the workers unless `with_workers` is false).
+///
+/// # Errors
+/// When migrations fail, the database is unreachable or the address cannot be bound.
+pub async fn serve(settings: &Settings, with_workers: bool) -> anyhow::Result<()> {
+    let wiring = connect(settings).await?;
     let listen = settings
         .listen_addr()
         .with_context(|| format!("http.listen {:?} is not an address", settings.http.listen))?;
@@ -95,32 +164,59 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
         out.flush()?;
     }
     tracing::info!(addrs = ?bound.addrs, "serving the API");
-    let (stop, stopped) = watch::channel(false);
-    let checker = Arc::new(MailChecker::new(settings.mail_checks()));
-    let worker = tokio::spawn(connection_check_loop(
-        wiring.connection_check(checker),
-        Arc::new(SystemClock),
-        Duration::from_secs(settings.engine.connection_check_seconds),
-        stopped,
-    ));
-    let resolver = HickoryMxResolver::new(&settings.mx()?).map_err(anyhow::Error::msg)?;
-    let esp = tokio::spawn(esp_detection_loop(
-        wiring.esp_detection(Arc::new(resolver)),
-        Arc::new(SystemClock),
-        ESP_DETECTION_EVERY,
-        stop.subscribe(),
-    ));
+    let workers = if with_workers {
+        Some(Workers::start(settings, &wiring)?)
+    } else {
+        None
+    };
     let served = bound.server.await;
-    let _ = stop.send(true);
-    if let Err(e) = worker.await {
-        tracing::error!(error = %e, "the connection check worker failed");
-    }
-    if let Err(e) = esp.await {
-        tracing::error!(error = %e, "the ESP detection worker failed");
+    if let Some(workers) = workers {
+        workers.stop().await;
     }
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Runs `reachkit worker`: the workers without the API, until SIGINT or SIGTERM.
+///
+/// # Errors
+/// When migrations fail or the database is unreachable.
+pub async fn work(settings: &Settings) -> anyhow::Result<()> {
+    let wiring = connect(settings).await?;
+    let workers = Workers::start(settings, &wiring)?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "reachkit worker running")?;
+        out.flush()?;
+    }
+    shutdown_signal().await;
+    tracing::info!("stopping: finishing the sends in flight");
+    workers.stop().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Checks pending inboxes every `every` until `stop` turns true. A check in flight is abandoned

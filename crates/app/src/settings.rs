@@ -78,6 +78,20 @@ pub struct MailSettings {
 pub struct EngineSettings {
     /// Seconds between two passes of the inbox connection check.
     pub connection_check_seconds: u64,
+    /// Milliseconds between two passes of the sending engine (recover, plan, send).
+    pub tick_ms: u64,
+    /// Least seconds between two sends of one inbox.
+    pub min_gap_seconds: u32,
+    /// Random extra seconds (0 to this) added to each gap.
+    pub max_jitter_seconds: u32,
+    /// Seconds before the first retry of a temporary failure; later retries double it.
+    pub retry_base_seconds: u32,
+    /// Inbox SMTP sessions one process runs at once.
+    pub concurrency: usize,
+    /// Seconds a claimed send stays leased before recovery calls its outcome unknown.
+    pub lease_seconds: u32,
+    /// Sends claimed (and most queued per campaign) in one pass.
+    pub batch_size: u32,
 }
 
 /// How MX records are looked up (ESP detection).
@@ -130,6 +144,13 @@ const KNOWN_KEYS: &[&str] = &[
     "mail.check_timeout_seconds",
     "engine.connection_check_seconds",
     "dns.nameserver",
+    "engine.tick_ms",
+    "engine.min_gap_seconds",
+    "engine.max_jitter_seconds",
+    "engine.retry_base_seconds",
+    "engine.concurrency",
+    "engine.lease_seconds",
+    "engine.batch_size",
 ];
 
 const DEFAULTS: &str = r#"
@@ -152,6 +173,13 @@ check_timeout_seconds = 30
 
 [engine]
 connection_check_seconds = 10
+tick_ms = 1000
+min_gap_seconds = 60
+max_jitter_seconds = 30
+retry_base_seconds = 300
+concurrency = 8
+lease_seconds = 600
+batch_size = 200
 "#;
 
 /// Why the settings could not be loaded. Each message names the setting at fault.
@@ -283,6 +311,24 @@ impl Settings {
         if let Err(e) = self.dns_nameserver() {
             return invalid("dns.nameserver", &e);
         }
+        if self.engine.tick_ms == 0 {
+            return invalid("engine.tick_ms", "must be at least 1");
+        }
+        if self.engine.retry_base_seconds == 0 {
+            return invalid("engine.retry_base_seconds", "must be at least 1");
+        }
+        if self.engine.concurrency == 0 {
+            return invalid("engine.concurrency", "must be at least 1");
+        }
+        if self.engine.lease_seconds < 30 {
+            return invalid(
+                "engine.lease_seconds",
+                "must be at least 30 (longer than one SMTP batch takes)",
+            );
+        }
+        if self.engine.batch_size == 0 {
+            return invalid("engine.batch_size", "must be at least 1");
+        }
         Ok(())
     }
 
@@ -298,6 +344,20 @@ impl Settings {
         })?;
         AesGcmSecretBox::from_base64(key)
             .map_err(|e| anyhow::anyhow!("secrets.key {e}: {KEY_HELP}"))
+    }
+
+    /// The sending engine's settings.
+    #[must_use]
+    pub fn sending(&self) -> reachkit_core::engine::EngineSettings {
+        let e = &self.engine;
+        reachkit_core::engine::EngineSettings {
+            min_gap_seconds: e.min_gap_seconds,
+            max_jitter_seconds: e.max_jitter_seconds,
+            retry_base_seconds: e.retry_base_seconds,
+            concurrency: e.concurrency,
+            lease_seconds: e.lease_seconds,
+            batch_size: e.batch_size,
+        }
     }
 
     /// How mail servers are checked.
@@ -532,6 +592,19 @@ mod tests {
                 "mail.check_timeout_seconds",
             ),
             ("REACHKIT__DNS__NAMESERVER", "localhost", "dns.nameserver"),
+            ("REACHKIT__ENGINE__TICK_MS", "0", "engine.tick_ms"),
+            ("REACHKIT__ENGINE__CONCURRENCY", "0", "engine.concurrency"),
+            (
+                "REACHKIT__ENGINE__LEASE_SECONDS",
+                "5",
+                "engine.lease_seconds",
+            ),
+            (
+                "REACHKIT__ENGINE__RETRY_BASE_SECONDS",
+                "0",
+                "engine.retry_base_seconds",
+            ),
+            ("REACHKIT__ENGINE__MIN_GAP_SECONDS", "-1", "min_gap_seconds"),
         ];
         for (key, value, named) in cases {
             let err = Settings::load(None, &FakeEnv::new(&[(key, value)]))
@@ -578,6 +651,9 @@ mod tests {
         assert!(set.secret_box().is_ok());
         assert!(!format!("{set:?}").contains(&key));
         assert_eq!(set.engine.connection_check_seconds, 10);
+        assert_eq!(set.engine.tick_ms, 1000);
+        assert_eq!(set.sending().min_gap_seconds, 60);
+        assert!(set.unsubscribe_tokens().is_ok());
         assert!(!set.mail.allow_invalid_certs);
     }
 

@@ -7,17 +7,19 @@ use reachkit_core::blocklist::BlocklistService;
 use reachkit_core::campaigns::CampaignService;
 use reachkit_core::clock::{Clock, SystemClock};
 use reachkit_core::connection_check::{ConnectionCheckService, MailboxChecker};
+use reachkit_core::engine::{EngineSettings, SendingService};
 use reachkit_core::esp_detection::{EspDetectionService, MxResolver};
 use reachkit_core::inboxes::InboxService;
 use reachkit_core::leads::LeadService;
 use reachkit_core::secrets::{SecretBox, SecretError};
+use reachkit_core::sending::MailSender;
 use reachkit_core::sequences::SequenceService;
 use reachkit_core::unsubscribe::{UnsubscribeService, UnsubscribeTokens};
 use reachkit_core::workspaces::WorkspaceService;
 use reachkit_postgres::{
     Db, PgApiKeyRepository, PgBlocklistRepository, PgCampaignRepository, PgEspDetectionRepository,
-    PgInboxRepository, PgLeadRepository, PgSequenceRepository, PgUnsubscribeRepository,
-    PgWorkspaceRepository, PoolSettings,
+    PgInboxRepository, PgLeadRepository, PgSendQueue, PgSequenceRepository,
+    PgUnsubscribeRepository, PgWorkspaceRepository, PoolSettings,
 };
 
 /// The secret box of commands that never touch secrets (no `secrets.key` needed): any use fails.
@@ -143,6 +145,36 @@ impl Wiring {
             Arc::new(PgInboxRepository::new(self.db.clone())),
             checker,
             Arc::clone(&self.secrets),
+        )
+    }
+
+    /// The sending engine over the given SMTP adapter, with the system clock.
+    #[must_use]
+    pub fn sending(
+        &self,
+        sender: Arc<dyn MailSender>,
+        tokens: UnsubscribeTokens,
+        settings: EngineSettings,
+    ) -> SendingService {
+        self.sending_with_clock(sender, tokens, settings, Arc::new(SystemClock))
+    }
+
+    /// The sending engine with a given clock (tests drive it with a settable one).
+    #[must_use]
+    pub fn sending_with_clock(
+        &self,
+        sender: Arc<dyn MailSender>,
+        tokens: UnsubscribeTokens,
+        settings: EngineSettings,
+        clock: Arc<dyn Clock>,
+    ) -> SendingService {
+        SendingService::new(
+            Arc::new(PgSendQueue::new(self.db.clone())),
+            sender,
+            Arc::clone(&self.secrets),
+            clock,
+            tokens,
+            settings,
         )
     }
 

@@ -91,3 +91,7 @@ id_type!(
     /// A lead of a campaign.
     LeadId
 );
+id_type!(
+    /// One email of the send queue: a (lead, step) pair (a row of `sends`).
+    SendId
+);

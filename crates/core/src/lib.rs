@@ -9,6 +9,7 @@ pub mod blocklist;
 pub mod campaigns;
 pub mod clock;
 pub mod connection_check;
+pub mod engine;
 pub mod error;
 pub mod esp_detection;
 pub mod ids;

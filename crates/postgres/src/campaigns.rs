@@ -148,6 +148,26 @@ fn day_from_json(value: &Value, day: Day) -> Result<DaySchedule, StoreError> {
     })
 }
 
+/// A campaign's schedule from its stored columns.
+pub(crate) fn stored_schedule(
+    timezone: &str,
+    window_start: i16,
+    window_end: i16,
+    schedule_days: &Value,
+) -> Result<Schedule, StoreError> {
+    let zone = Zone::parse(timezone).map_err(corrupt)?;
+    let window = Window::new(
+        time_of_day(i64::from(window_start))?,
+        time_of_day(i64::from(window_end))?,
+    )
+    .map_err(corrupt)?;
+    let mut days = [DaySchedule::plain(false); 7];
+    for (slot, day) in days.iter_mut().zip(Day::ALL) {
+        *slot = day_from_json(schedule_days, day)?;
+    }
+    Schedule::new(zone, window, days).map_err(corrupt)
+}
+
 impl CampaignRow {
     fn new(c: &Campaign) -> Self {
         let s = &c.settings;
@@ -190,17 +210,12 @@ impl CampaignRow {
     }
 
     fn schedule(&self) -> Result<Schedule, StoreError> {
-        let zone = Zone::parse(&self.timezone).map_err(corrupt)?;
-        let window = Window::new(
-            time_of_day(i64::from(self.window_start))?,
-            time_of_day(i64::from(self.window_end))?,
+        stored_schedule(
+            &self.timezone,
+            self.window_start,
+            self.window_end,
+            &self.schedule_days,
         )
-        .map_err(corrupt)?;
-        let mut days = [DaySchedule::plain(false); 7];
-        for (slot, day) in days.iter_mut().zip(Day::ALL) {
-            *slot = day_from_json(&self.schedule_days, day)?;
-        }
-        Schedule::new(zone, window, days).map_err(corrupt)
     }
 
     fn campaign(&self) -> Result<Campaign, StoreError> {

@@ -345,20 +345,22 @@ impl LeadRepository for PgLeadRepository {
         let mut conn = self.db.conn().await?;
         Ok(conn
             .transaction::<_, TxError, _>(async |c| {
-                let deleted: Option<LeadRow> = diesel::delete(
+                let deleted: Option<(LeadRow, Option<String>)> = diesel::delete(
                     leads::table
                         .filter(leads::workspace_id.eq(ws))
                         .filter(leads::campaign_id.eq(campaign))
                         .filter(leads::id.eq(id)),
                 )
-                .returning(LeadRow::as_returning())
+                .returning((LeadRow::as_returning(), leads::finished_reason))
                 .get_result(c)
                 .await
                 .optional()?;
-                let Some(deleted) = deleted else {
+                let Some((deleted, finished_reason)) = deleted else {
                     return Ok(false);
                 };
-                let finished = i64::from(Lead::try_from(deleted)?.is_finished());
+                // Finished by the engine (completed, blocklisted, failed) counts as well.
+                let finished =
+                    i64::from(Lead::try_from(deleted)?.is_finished() || finished_reason.is_some());
                 bump_counters(c, ws, campaign, -1, -finished).await?;
                 Ok(true)
             })

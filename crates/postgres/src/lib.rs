@@ -7,6 +7,7 @@
 mod api_keys;
 mod blocklist;
 mod campaigns;
+mod engine;
 mod error;
 mod esp_detection;
 mod inboxes;
@@ -22,6 +23,7 @@ mod workspaces;
 pub use api_keys::PgApiKeyRepository;
 pub use blocklist::PgBlocklistRepository;
 pub use campaigns::PgCampaignRepository;
+pub use engine::PgSendQueue;
 pub use esp_detection::PgEspDetectionRepository;
 pub use inboxes::PgInboxRepository;
 pub use leads::PgLeadRepository;

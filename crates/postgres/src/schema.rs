@@ -53,6 +53,15 @@ diesel::table! {
         positive_replies -> Int8,
         bounced -> Int8,
         unsubscribed -> Int8,
+        unknown -> Int8,
+    }
+}
+
+diesel::table! {
+    campaign_usage (campaign_id, day) {
+        campaign_id -> Uuid,
+        day -> Date,
+        sends -> Int4,
     }
 }
 
@@ -74,6 +83,36 @@ diesel::table! {
         schedule_days -> Jsonb,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Int8,
+        workspace_id -> Uuid,
+        campaign_id -> Nullable<Uuid>,
+        lead_id -> Nullable<Uuid>,
+        send_id -> Nullable<Uuid>,
+        kind -> Text,
+        data -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    inbox_send_state (inbox_id) {
+        inbox_id -> Uuid,
+        next_slot_at -> Nullable<Timestamptz>,
+        auth_failures -> Int4,
+    }
+}
+
+diesel::table! {
+    inbox_usage (inbox_id, day) {
+        inbox_id -> Uuid,
+        day -> Date,
+        campaign_sends -> Int4,
+        warmup_sends -> Int4,
     }
 }
 
@@ -128,7 +167,39 @@ diesel::table! {
         provider -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        next_step -> Int4,
+        next_due_at -> Nullable<Timestamptz>,
+        inbox_id -> Nullable<Uuid>,
+        thread_message_ids -> Array<Nullable<Text>>,
+        thread_subject -> Nullable<Text>,
+        last_sent_at -> Nullable<Timestamptz>,
+        finished_reason -> Nullable<Text>,
         provider_checked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    sends (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        campaign_id -> Uuid,
+        lead_id -> Uuid,
+        step -> Int4,
+        variant_id -> Nullable<Uuid>,
+        inbox_id -> Nullable<Uuid>,
+        message_id -> Text,
+        status -> Text,
+        attempts -> Int4,
+        not_before -> Timestamptz,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamptz>,
+        last_reply -> Nullable<Text>,
+        cancel_reason -> Nullable<Text>,
+        inbox_day -> Date,
+        campaign_day -> Date,
+        queued_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -161,6 +232,7 @@ diesel::table! {
         positive_replies -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        assigned -> Int8,
     }
 }
 
@@ -182,10 +254,21 @@ diesel::joinable!(campaign_inboxes -> inboxes (inbox_id));
 diesel::joinable!(campaign_inboxes -> workspaces (workspace_id));
 diesel::joinable!(campaign_stats -> campaigns (campaign_id));
 diesel::joinable!(campaign_stats -> workspaces (workspace_id));
+diesel::joinable!(campaign_usage -> campaigns (campaign_id));
 diesel::joinable!(campaigns -> workspaces (workspace_id));
+diesel::joinable!(events -> campaigns (campaign_id));
+diesel::joinable!(events -> workspaces (workspace_id));
+diesel::joinable!(inbox_send_state -> inboxes (inbox_id));
+diesel::joinable!(inbox_usage -> inboxes (inbox_id));
 diesel::joinable!(inboxes -> workspaces (workspace_id));
 diesel::joinable!(leads -> campaigns (campaign_id));
+diesel::joinable!(leads -> inboxes (inbox_id));
 diesel::joinable!(leads -> workspaces (workspace_id));
+diesel::joinable!(sends -> campaigns (campaign_id));
+diesel::joinable!(sends -> inboxes (inbox_id));
+diesel::joinable!(sends -> leads (lead_id));
+diesel::joinable!(sends -> variants (variant_id));
+diesel::joinable!(sends -> workspaces (workspace_id));
 diesel::joinable!(sequences -> campaigns (campaign_id));
 diesel::joinable!(sequences -> workspaces (workspace_id));
 diesel::joinable!(variants -> campaigns (campaign_id));
@@ -198,9 +281,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     campaign_daily_stats,
     campaign_inboxes,
     campaign_stats,
+    campaign_usage,
     campaigns,
+    events,
+    inbox_send_state,
+    inbox_usage,
     inboxes,
     leads,
+    sends,
     sequences,
     variants,
     workspaces,

@@ -47,7 +47,7 @@ ws=$("$bin" workspace create --name bench --json | sed -E 's/.*"id":"([^"]+)".*/
 key=$("$bin" api-key create --workspace "$ws" --name bench --json | sed -E 's/.*"key":"([^"]+)".*/\1/')
 
 api_port=$(pg_free_port)
-REACHKIT_LISTEN="127.0.0.1:$api_port" "$bin" serve >"$tmp/serve.out" 2>"$tmp/serve.err" &
+REACHKIT_LISTEN="127.0.0.1:$api_port" "$bin" serve --api-only >"$tmp/serve.out" 2>"$tmp/serve.err" &
 server_pid=$!
 for _ in $(seq 1 100); do
   grep -q "listening" "$tmp/serve.out" 2>/dev/null && break

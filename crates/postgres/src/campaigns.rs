@@ -40,12 +40,11 @@ use uuid::Uuid;
 use crate::error::{TxError, corrupt, from_diesel};
 use crate::pool::Db;
 use crate::schema::{
-    campaign_daily_stats as daily, campaign_inboxes, campaign_stats as stats, campaigns, inboxes,
-    sequences, variants,
+    campaign_inboxes, campaign_stats as stats, campaigns, inboxes, sequences, variants,
 };
-use crate::sequences::load_steps;
+use crate::sequences::{VariantRow, assemble_steps};
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = campaigns, check_for_backend(diesel::pg::Pg))]
 struct CampaignRow {
     id: Uuid,
@@ -66,7 +65,7 @@ struct CampaignRow {
     updated_at: OffsetDateTime,
 }
 
-#[derive(Debug, Queryable, Selectable)]
+#[derive(Debug, Queryable, Selectable, serde::Deserialize)]
 #[diesel(table_name = stats, check_for_backend(diesel::pg::Pg))]
 struct StatsRow {
     campaign_id: Uuid,
@@ -95,6 +94,84 @@ impl From<StatsRow> for CampaignCounters {
 
 fn count(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
+}
+
+const DETAIL_SQL: &str = "
+SELECT c.*,
+  to_jsonb(s) AS stats,
+  COALESCE((SELECT jsonb_agg(jsonb_build_array(ci.campaign_id, i.id, i.email, i.provider,
+                                               i.is_active, i.connection_status)
+                             ORDER BY ci.created_at, i.id)
+              FROM campaign_inboxes ci JOIN inboxes i ON i.id = ci.inbox_id
+             WHERE ci.campaign_id = c.id AND ci.workspace_id = c.workspace_id), '[]') AS inboxes,
+  COALESCE((SELECT jsonb_agg(jsonb_build_array(d.day::text, d.sent, d.replies) ORDER BY d.day)
+              FROM campaign_daily_stats d
+             WHERE d.campaign_id = c.id AND d.day BETWEEN $3 AND $4), '[]') AS daily,
+  COALESCE((SELECT jsonb_agg(jsonb_build_array(q.id, q.step, q.delay_days) ORDER BY q.step)
+              FROM sequences q
+             WHERE q.campaign_id = c.id AND q.workspace_id = c.workspace_id), '[]') AS steps,
+  COALESCE((SELECT jsonb_agg(to_jsonb(v) ORDER BY v.ordinal, v.id)
+              FROM variants v
+             WHERE v.campaign_id = c.id AND v.workspace_id = c.workspace_id), '[]') AS variants
+FROM campaigns c
+LEFT JOIN campaign_stats s ON s.campaign_id = c.id
+WHERE c.workspace_id = $1 AND c.id = $2";
+
+/// The row of [`DETAIL_SQL`]: the campaign's columns and its parts as JSON.
+#[derive(QueryableByName)]
+struct DetailRow {
+    #[diesel(embed)]
+    campaign: CampaignRow,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Jsonb>)]
+    stats: Option<Value>,
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    inboxes: Value,
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    daily: Value,
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    steps: Value,
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    variants: Value,
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, v: Value) -> Result<T, StoreError> {
+    serde_json::from_value(v).map_err(|e| corrupt(format!("campaign {what}: {e}")))
+}
+
+impl DetailRow {
+    fn into_record(self) -> Result<CampaignDetailRecord, StoreError> {
+        let counters = match self.stats {
+            None | Some(Value::Null) => CampaignCounters::default(),
+            Some(v) => CampaignCounters::from(from_json::<StatsRow>("counters", v)?),
+        };
+        let inboxes: Vec<InboxRow> = from_json("inboxes", self.inboxes)?;
+        let daily: Vec<(String, i64, i64)> = from_json("daily rows", self.daily)?;
+        let steps: Vec<(Uuid, i32, i32)> = from_json("steps", self.steps)?;
+        let variants: Vec<VariantRow> = from_json("variants", self.variants)?;
+        let steps = assemble_steps(steps, variants)?;
+        let day_format = time::macros::format_description!("[year]-[month]-[day]");
+        let daily = daily
+            .into_iter()
+            .map(|(day, sent, replies)| {
+                Ok(DailyCount {
+                    date: Date::parse(&day, &day_format)
+                        .map_err(|e| corrupt(format!("daily row date {day:?}: {e}")))?,
+                    sent: count(sent),
+                    replies: count(replies),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(CampaignDetailRecord {
+            record: CampaignRecord {
+                campaign: self.campaign.campaign()?,
+                counters,
+                sequence_steps: u32::try_from(steps.len()).unwrap_or(u32::MAX),
+                inboxes: inboxes.into_iter().map(attached).collect(),
+            },
+            daily,
+            steps,
+        })
+    }
 }
 
 fn minutes(t: TimeOfDay) -> i16 {
@@ -631,69 +708,20 @@ impl CampaignRepository for PgCampaignRepository {
         from: Date,
         to: Date,
     ) -> Result<Option<CampaignDetailRecord>, StoreError> {
-        let ws = workspace_id.as_uuid();
-        let cid = id.as_uuid();
-        let conn = self.db.conn().await?;
-        let c: &AsyncPgConnection = &conn;
-        // Five independent reads, pipelined on one connection: one round trip, whatever the
-        // campaign has sent (every read is by key; counters replace scans).
-        let row = async {
-            campaigns::table
-                .filter(campaigns::workspace_id.eq(ws))
-                .filter(campaigns::id.eq(cid))
-                .select(CampaignRow::as_select())
-                .first(&mut &*c)
-                .await
-                .optional()
-                .map_err(TxError::from)
-        };
-        let counters = async {
-            stats::table
-                .filter(stats::workspace_id.eq(ws))
-                .filter(stats::campaign_id.eq(cid))
-                .select(StatsRow::as_select())
-                .first(&mut &*c)
-                .await
-                .optional()
-                .map_err(TxError::from)
-        };
-        let inbox_rows = async { attached_inboxes(&mut &*c, ws, &[cid]).await };
-        let daily_rows = async {
-            daily::table
-                .filter(daily::workspace_id.eq(ws))
-                .filter(daily::campaign_id.eq(cid))
-                .filter(daily::day.between(from, to))
-                .order(daily::day.asc())
-                .select((daily::day, daily::sent, daily::replies))
-                .load::<(Date, i64, i64)>(&mut &*c)
-                .await
-                .map_err(TxError::from)
-        };
-        let steps = async { load_steps(&mut &*c, ws, cid).await };
-        let (row, counters, inbox_rows, daily_rows, steps) =
-            tokio::try_join!(row, counters, inbox_rows, daily_rows, steps)
-                .map_err(StoreError::from)?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let record = CampaignRecord {
-            campaign: row.campaign()?,
-            counters: counters.map(CampaignCounters::from).unwrap_or_default(),
-            sequence_steps: u32::try_from(steps.len()).unwrap_or(u32::MAX),
-            inboxes: inbox_rows.into_iter().map(attached).collect(),
-        };
-        Ok(Some(CampaignDetailRecord {
-            record,
-            daily: daily_rows
-                .into_iter()
-                .map(|(date, sent, replies)| DailyCount {
-                    date,
-                    sent: count(sent),
-                    replies: count(replies),
-                })
-                .collect(),
-            steps,
-        }))
+        let mut conn = self.db.conn().await?;
+        // One statement: the campaign, its counters, attached inboxes, daily rows and steps with
+        // variants, aggregated as JSON by PostgreSQL. Every part is read by key (counters and
+        // daily rows replace scans), so the cost does not grow with what the campaign has sent.
+        let row: Option<DetailRow> = diesel::sql_query(DETAIL_SQL)
+            .bind::<diesel::sql_types::Uuid, _>(workspace_id.as_uuid())
+            .bind::<diesel::sql_types::Uuid, _>(id.as_uuid())
+            .bind::<diesel::sql_types::Date, _>(from)
+            .bind::<diesel::sql_types::Date, _>(to)
+            .get_result(&mut conn)
+            .await
+            .optional()
+            .map_err(from_diesel)?;
+        row.map(DetailRow::into_record).transpose()
     }
 
     async fn update(

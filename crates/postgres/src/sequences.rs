@@ -28,9 +28,9 @@ use crate::error::{TxError, corrupt, from_diesel};
 use crate::pool::Db;
 use crate::schema::{campaigns, sequences, variants};
 
-#[derive(Debug, Queryable, Selectable)]
+#[derive(Debug, Queryable, Selectable, serde::Deserialize)]
 #[diesel(table_name = variants, check_for_backend(diesel::pg::Pg))]
-struct VariantRow {
+pub(crate) struct VariantRow {
     id: Uuid,
     sequence_id: Uuid,
     letter: String,
@@ -112,6 +112,14 @@ where
         .select(VariantRow::as_select())
         .load(c)
         .await?;
+    assemble_steps(steps, rows)
+}
+
+/// Steps (id, number, delay) and their variants' rows as the API's step records.
+pub(crate) fn assemble_steps(
+    steps: Vec<(Uuid, i32, i32)>,
+    rows: Vec<VariantRow>,
+) -> Result<Vec<StepRecord>, TxError> {
     let mut by_step: HashMap<Uuid, Vec<VariantRecord>> = HashMap::new();
     for row in rows {
         by_step

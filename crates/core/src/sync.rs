@@ -330,6 +330,12 @@ pub struct SyncReport {
     pub messages: BatchReport,
 }
 
+/// A fresh owner name for a process's sync leases.
+#[must_use]
+pub fn fresh_owner() -> String {
+    format!("sync-{}", uuid::Uuid::new_v4().simple())
+}
+
 /// The sync use case.
 pub struct SyncService {
     store: Arc<dyn SyncStore>,

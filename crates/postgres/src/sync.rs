@@ -344,12 +344,19 @@ async fn apply_item(
                         return Ok("unmatched");
                     };
                     let conv = lead_conversation(c, batch, &lead, &m.subject).await?;
-                    let became_positive =
-                        add_incoming(c, batch, item, conv.id, auto, label).await? && !conv.is_positive;
+                    let became_positive = add_incoming(c, batch, item, conv.id, auto, label)
+                        .await?
+                        && !conv.is_positive;
                     if auto {
-                        event(c, batch, Some(&lead), "auto_reply_received", json!({
-                            "conversation_id": conv.id.to_string(),
-                        }))
+                        event(
+                            c,
+                            batch,
+                            Some(&lead),
+                            "auto_reply_received",
+                            json!({
+                                "conversation_id": conv.id.to_string(),
+                            }),
+                        )
                         .await?;
                     } else {
                         reply_effects(c, batch, &lead, conv.id, label, became_positive).await?;
@@ -411,7 +418,9 @@ async fn apply_item(
             // The recipient that is the lead decides; else a single reported one; else any.
             let own = recipients.iter().find(|r| {
                 r.email.eq_ignore_ascii_case(&lead.email)
-                    || r.original.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(&lead.email))
+                    || r.original
+                        .as_deref()
+                        .is_some_and(|o| o.eq_ignore_ascii_case(&lead.email))
             });
             let (hard, status) = match own {
                 Some(r) => (r.hard, r.status.clone()),
@@ -422,8 +431,14 @@ async fn apply_item(
             };
             if !hard {
                 report.soft_bounces += 1;
-                event(c, batch, Some(&lead), "lead_soft_bounced", json!({ "status": status }))
-                    .await?;
+                event(
+                    c,
+                    batch,
+                    Some(&lead),
+                    "lead_soft_bounced",
+                    json!({ "status": status }),
+                )
+                .await?;
                 return Ok("soft_bounce");
             }
             report.bounces += 1;
@@ -448,8 +463,14 @@ async fn apply_item(
                 .await?;
                 cancel_queued(c, &[lead.id], "bounced", batch.now).await?;
             }
-            event(c, batch, Some(&lead), "lead_bounced", json!({ "status": status, "source": "dsn" }))
-                .await?;
+            event(
+                c,
+                batch,
+                Some(&lead),
+                "lead_bounced",
+                json!({ "status": status, "source": "dsn" }),
+            )
+            .await?;
             Ok("bounce")
         }
     }
@@ -795,7 +816,9 @@ async fn reply_effects(
             .bind::<SqlUuid, _>(batch.workspace_id.as_uuid())
             .bind::<SqlUuid, _>(lead.campaign_id)
             .bind::<Array<SqlUuid>, _>(&ids)
-            .bind::<Jsonb, _>(json!({ "reason": "company_replied", "replied_lead_id": lead.id.to_string() }))
+            .bind::<Jsonb, _>(
+                json!({ "reason": "company_replied", "replied_lead_id": lead.id.to_string() }),
+            )
             .bind::<Timestamptz, _>(batch.now)
             .execute(c)
             .await?;

@@ -247,7 +247,6 @@ async fn lead(db: &TestDatabase, s: &Setup, email: &str, created: OffsetDateTime
     .await;
 }
 
-
 async fn pass(service: &SendingService, clock: &SettableClock) {
     service.recover(clock.now()).await.expect("recover");
     service.plan_due(clock.now()).await.expect("plan");

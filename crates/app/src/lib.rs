@@ -9,6 +9,7 @@ pub mod engine;
 pub mod inbound;
 pub mod server;
 pub mod settings;
+pub mod sync;
 pub mod telemetry;
 pub mod wiring;
 

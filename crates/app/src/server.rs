@@ -15,12 +15,14 @@ use reachkit_core::esp_detection::EspDetectionService;
 use reachkit_core::sending::MailSender;
 use reachkit_http::request_log::log_request;
 use reachkit_mail::check::MailChecker;
+use reachkit_mail::imap::{ImapReader, MailAnalyzer};
 use reachkit_mail::mx::HickoryMxResolver;
 use reachkit_mail::smtp::{SmtpSender, SmtpSettings};
 use tokio::sync::watch;
 
 use crate::engine::sending_loop;
 use crate::settings::Settings;
+use crate::sync::{NeutralClassifier, sync_loop};
 use crate::wiring::Wiring;
 
 /// How often ESP detection looks for leads whose provider is unknown.
@@ -81,7 +83,8 @@ fn mail_sender(settings: &Settings) -> Arc<dyn MailSender> {
     }))
 }
 
-/// The background workers: the connection check, ESP detection and the sending engine.
+/// The background workers: the connection check, ESP detection, the inbox sync and the sending
+/// engine.
 struct Workers {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -111,6 +114,17 @@ impl Workers {
             settings.sending(),
         );
         tracing::info!(owner = %sending.owner(), "sending engine started");
+        let sync = tokio::spawn(sync_loop(
+            wiring.sync_with_clock(
+                Arc::new(ImapReader::new(settings.imap())),
+                Arc::new(MailAnalyzer),
+                Arc::new(NeutralClassifier),
+                settings.sync(),
+                Arc::clone(&clock),
+            ),
+            Arc::clone(&clock),
+            stopped.clone(),
+        ));
         let send = tokio::spawn(sending_loop(
             sending,
             clock,
@@ -119,7 +133,7 @@ impl Workers {
         ));
         Ok(Self {
             stop,
-            tasks: vec![check, esp, send],
+            tasks: vec![check, esp, sync, send],
         })
     }
 

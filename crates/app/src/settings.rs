@@ -21,6 +21,7 @@ pub struct Settings {
     pub engine: EngineSettings,
     #[serde(default)]
     pub dns: DnsSettings,
+    pub sync: SyncSettings,
     /// Keys found in the sources that no setting uses: logged as warnings at start-up.
     #[serde(skip)]
     pub unknown_keys: Vec<String>,
@@ -94,6 +95,15 @@ pub struct EngineSettings {
     pub batch_size: u32,
 }
 
+/// Inbox sync (docs/SYNC.md).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SyncSettings {
+    /// Seconds between two syncs of one inbox (polling; IDLE is not used).
+    pub poll_seconds: u32,
+    /// Seconds a process keeps an inbox it is syncing before another may take it over.
+    pub lease_seconds: u32,
+}
+
 /// How MX records are looked up (ESP detection).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct DnsSettings {
@@ -151,6 +161,8 @@ const KNOWN_KEYS: &[&str] = &[
     "engine.concurrency",
     "engine.lease_seconds",
     "engine.batch_size",
+    "sync.poll_seconds",
+    "sync.lease_seconds",
 ];
 
 const DEFAULTS: &str = r#"
@@ -180,6 +192,10 @@ retry_base_seconds = 300
 concurrency = 8
 lease_seconds = 600
 batch_size = 200
+
+[sync]
+poll_seconds = 60
+lease_seconds = 600
 "#;
 
 /// Why the settings could not be loaded. Each message names the setting at fault.
@@ -326,6 +342,12 @@ impl Settings {
                 "must be at least 30 (longer than one SMTP batch takes)",
             );
         }
+        if self.sync.poll_seconds == 0 {
+            return invalid("sync.poll_seconds", "must be at least 1");
+        }
+        if self.sync.lease_seconds < 30 {
+            return invalid("sync.lease_seconds", "must be at least 30");
+        }
         if self.engine.batch_size == 0 {
             return invalid("engine.batch_size", "must be at least 1");
         }
@@ -344,6 +366,24 @@ impl Settings {
         })?;
         AesGcmSecretBox::from_base64(key)
             .map_err(|e| anyhow::anyhow!("secrets.key {e}: {KEY_HELP}"))
+    }
+
+    /// The inbox sync's settings.
+    #[must_use]
+    pub fn sync(&self) -> reachkit_core::sync::SyncSettings {
+        reachkit_core::sync::SyncSettings {
+            poll_seconds: self.sync.poll_seconds,
+            lease_seconds: self.sync.lease_seconds,
+        }
+    }
+
+    /// The IMAP reader's settings (the mail section's timeout and certificate policy).
+    #[must_use]
+    pub fn imap(&self) -> reachkit_mail::imap::ImapSettings {
+        reachkit_mail::imap::ImapSettings {
+            timeout: Duration::from_secs(self.mail.check_timeout_seconds.max(1) * 2),
+            allow_invalid_certs: self.mail.allow_invalid_certs,
+        }
     }
 
     /// The sending engine's settings.

@@ -14,11 +14,14 @@ use reachkit_core::leads::LeadService;
 use reachkit_core::secrets::{SecretBox, SecretError};
 use reachkit_core::sending::MailSender;
 use reachkit_core::sequences::SequenceService;
+use reachkit_core::sync::{
+    InboundAnalyzer, MailboxReader, ReplyClassifier, SyncService, SyncSettings,
+};
 use reachkit_core::unsubscribe::{UnsubscribeService, UnsubscribeTokens};
 use reachkit_core::workspaces::WorkspaceService;
 use reachkit_postgres::{
     Db, PgApiKeyRepository, PgBlocklistRepository, PgCampaignRepository, PgEspDetectionRepository,
-    PgInboxRepository, PgLeadRepository, PgSendQueue, PgSequenceRepository,
+    PgInboxRepository, PgLeadRepository, PgSendQueue, PgSequenceRepository, PgSyncStore,
     PgUnsubscribeRepository, PgWorkspaceRepository, PoolSettings,
 };
 
@@ -175,6 +178,29 @@ impl Wiring {
             clock,
             tokens,
             settings,
+        )
+    }
+
+    /// The inbox sync over the given IMAP reader, analyzer and reply classifier, with a given
+    /// clock (tests drive it with a settable one). Each service claims under a fresh owner name.
+    #[must_use]
+    pub fn sync_with_clock(
+        &self,
+        reader: Arc<dyn MailboxReader>,
+        analyzer: Arc<dyn InboundAnalyzer>,
+        classifier: Arc<dyn ReplyClassifier>,
+        settings: SyncSettings,
+        clock: Arc<dyn Clock>,
+    ) -> SyncService {
+        SyncService::new(
+            Arc::new(PgSyncStore::new(self.db.clone())),
+            reader,
+            analyzer,
+            classifier,
+            Arc::clone(&self.secrets),
+            clock,
+            settings,
+            reachkit_core::sync::fresh_owner(),
         )
     }
 

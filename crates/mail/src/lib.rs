@@ -9,10 +9,14 @@
 //! an `OutgoingEmail` to RFC 5322 bytes. [`mx::HickoryMxResolver`] looks up MX records for ESP
 //! detection (the `MxResolver` port).
 //!
+//! [`imap::ImapReader`] reads inboxes for the inbox sync (the `MailboxReader` port) and
+//! [`imap::MailAnalyzer`] turns raw messages into the sync's `InboundMessage`.
+//!
 //! [`check::MailChecker`] logs in to an inbox's SMTP and IMAP servers for the background
 //! connection check (the `MailboxChecker` port of `reachkit-core`).
 
 pub mod check;
+pub mod imap;
 pub mod inbound;
 pub mod mx;
 pub mod smtp;

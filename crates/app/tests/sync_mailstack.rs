@@ -1,0 +1,541 @@
+//! The inbox sync end to end on the private mail stack (`scripts/mailstack`, started by
+//! `scripts/test`): the engine sends step 1 through real Postfix; a prospect's reply and an
+//! out-of-office are delivered to the sending inbox through the MX port; `bounce-*` produces a
+//! real DSN; the sync reads erin's mailbox over real IMAP (Dovecot) and applies the effects.
+//! In process with a settable clock. Fails, never skips, when the stack or PostgreSQL is missing.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Bytea, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use reachkit_app::wiring::Wiring;
+use reachkit_core::clock::Clock;
+use reachkit_core::engine::{EngineSettings, SendingService};
+use reachkit_core::ids::{InboxId, WorkspaceId};
+use reachkit_core::inboxes::{PasswordField, password_aad};
+use reachkit_core::secrets::{AesGcmSecretBox, SecretBox};
+use reachkit_core::sync::{ReplyClassifier, SyncService, SyncSettings};
+use reachkit_core::unsubscribe::UnsubscribeTokens;
+use reachkit_core::workspaces::{Workspace, WorkspaceRepository};
+use reachkit_domain::label::ReplyLabel;
+use reachkit_mail::imap::{ImapReader, ImapSettings, MailAnalyzer};
+use reachkit_mail::smtp::{SmtpSender, SmtpSettings};
+use reachkit_postgres::PgWorkspaceRepository;
+use reachkit_testkit::mailstack::MailStack;
+use reachkit_testkit::{SettableClock, TestDatabase, execute, insert_inbox};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// Only bounds a failure: delivery is waited for, never slept for.
+const DELIVERY: StdDuration = StdDuration::from_secs(60);
+/// A Monday; London is on GMT.
+const NOW: OffsetDateTime = datetime!(2026-11-30 10:00 UTC);
+
+fn stack() -> MailStack {
+    MailStack::from_env().unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+async fn database() -> TestDatabase {
+    TestDatabase::create()
+        .await
+        .unwrap_or_else(|e| panic!("cannot create a test database: {e:#}"))
+}
+
+async fn sql(db: &TestDatabase, q: &str) {
+    execute(&db.url, q)
+        .await
+        .unwrap_or_else(|e| panic!("{q}: {e:#}"));
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+async fn count(db: &TestDatabase, q: &str) -> i64 {
+    let mut conn = AsyncPgConnection::establish(&db.url)
+        .await
+        .expect("connect");
+    let c: Count = diesel::sql_query(q)
+        .get_result(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{q}: {e}"));
+    c.n
+}
+
+#[derive(QueryableByName)]
+struct Str {
+    #[diesel(sql_type = Text)]
+    s: String,
+}
+
+async fn message_id(db: &TestDatabase, email: &str, step: i32) -> String {
+    let mut conn = AsyncPgConnection::establish(&db.url)
+        .await
+        .expect("connect");
+    let r: Str = diesel::sql_query(
+        "SELECT s.message_id AS s FROM sends s JOIN leads l ON l.id = s.lead_id \
+         WHERE l.email = $1 AND s.step = $2 AND s.status <> 'cancelled'",
+    )
+    .bind::<Text, _>(email)
+    .bind::<diesel::sql_types::Integer, _>(step)
+    .get_result(&mut conn)
+    .await
+    .unwrap_or_else(|e| panic!("message id of {email} step {step}: {e}"));
+    r.s
+}
+
+fn days_json() -> String {
+    let days = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let entries: Vec<String> = days
+        .iter()
+        .map(|d| format!(r#""{d}": {{"enabled": true, "start": null, "end": null}}"#))
+        .collect();
+    format!("{{{}}}", entries.join(", "))
+}
+
+struct Setup {
+    ws: WorkspaceId,
+    campaign: Uuid,
+}
+
+async fn workspace(db: &TestDatabase) -> WorkspaceId {
+    let ws = Workspace {
+        id: WorkspaceId::new(),
+        name: "acme".into(),
+        created_at: NOW,
+        updated_at: NOW,
+    };
+    PgWorkspaceRepository::new(db.db.clone())
+        .insert(&ws)
+        .await
+        .expect("workspace");
+    ws.id
+}
+
+/// An active campaign open all day (00:00-23:30 in `zone`), step 1 with a subject, step 2 a
+/// reply in the thread `delay` days later, unsubscribe option on.
+async fn campaign(db: &TestDatabase, ws: WorkspaceId, zone: &str, limit: i32, delay: i32) -> Setup {
+    let id = Uuid::now_v7();
+    sql(
+        db,
+        &format!(
+            "INSERT INTO campaigns (id, workspace_id, name, status, daily_limit, timezone, \
+             window_start, window_end, schedule_days, unsubscribe_option, created_at, updated_at) \
+             VALUES ('{id}', '{ws}', 'c', 'active', {limit}, '{zone}', 0, 1410, '{}'::jsonb, true, \
+             now(), now())",
+            days_json()
+        ),
+    )
+    .await;
+    sql(
+        db,
+        &format!("INSERT INTO campaign_stats (campaign_id, workspace_id) VALUES ('{id}', '{ws}')"),
+    )
+    .await;
+    for (step, subject) in [(1, "'Hello {{first_name}}'"), (2, "NULL")] {
+        let seq = Uuid::now_v7();
+        sql(
+            db,
+            &format!(
+                "INSERT INTO sequences (id, workspace_id, campaign_id, step, delay_days, created_at, \
+                 updated_at) VALUES ('{seq}', '{ws}', '{id}', {step}, {delay}, now(), now())"
+            ),
+        )
+        .await;
+        sql(
+            db,
+            &format!(
+                "INSERT INTO variants (id, workspace_id, campaign_id, sequence_id, letter, ordinal, \
+                 subject, body_html, body_text, created_at, updated_at) VALUES ('{}', '{ws}', '{id}', \
+                 '{seq}', 'A', 0, {subject}, \
+                 '<p>Hi {{{{first_name}}}}, step {step}</p><p><a href=\"{{{{unsubscribe_url}}}}\">Unsubscribe</a></p>', \
+                 'Hi {{{{first_name}}}}, step {step}\n\nUnsubscribe ({{{{unsubscribe_url}}}})', now(), now())",
+                Uuid::now_v7()
+            ),
+        )
+        .await;
+    }
+    Setup { ws, campaign: id }
+}
+
+/// A connected inbox of the stack that logs in with its password (sealed like the API does).
+async fn inbox(
+    db: &TestDatabase,
+    s: &Setup,
+    stack: &MailStack,
+    secrets: &AesGcmSecretBox,
+    user: &str,
+    limit: i32,
+) -> Uuid {
+    let u = stack.user(user).expect("user");
+    let id = insert_inbox(&db.url, s.ws.as_uuid(), &u.address, "connected")
+        .await
+        .expect("inbox");
+    let sealed = secrets
+        .seal(
+            u.password.as_bytes(),
+            &password_aad(InboxId::from_uuid(id), PasswordField::Smtp),
+        )
+        .expect("seal");
+    let mut conn = AsyncPgConnection::establish(&db.url)
+        .await
+        .expect("connect");
+    diesel::sql_query(
+        "UPDATE inboxes SET smtp_host = $2, smtp_port = $3, smtp_security = 'starttls', \
+         smtp_username = $4, smtp_password = $5, first_name = 'Alice', last_name = 'Smith', \
+         daily_campaign_limit = $6 WHERE id = $1",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<Text, _>(&stack.host)
+    .bind::<diesel::sql_types::Integer, _>(i32::from(stack.smtp_port))
+    .bind::<Text, _>(&u.address)
+    .bind::<Bytea, _>(&sealed)
+    .bind::<diesel::sql_types::Integer, _>(limit)
+    .execute(&mut conn)
+    .await
+    .expect("inbox settings");
+    sql(
+        db,
+        &format!(
+            "INSERT INTO campaign_inboxes (campaign_id, inbox_id, workspace_id, created_at) \
+             VALUES ('{}', '{id}', '{}', now())",
+            s.campaign, s.ws
+        ),
+    )
+    .await;
+    id
+}
+
+async fn lead(db: &TestDatabase, s: &Setup, email: &str, created: OffsetDateTime) {
+    let domain = email.rsplit_once('@').map_or("", |(_, d)| d);
+    let mut conn = AsyncPgConnection::establish(&db.url)
+        .await
+        .expect("connect");
+    diesel::sql_query(
+        "INSERT INTO leads (id, workspace_id, campaign_id, email, email_domain, first_name, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'Jane', $6, $6)",
+    )
+    .bind::<SqlUuid, _>(Uuid::now_v7())
+    .bind::<SqlUuid, _>(s.ws.as_uuid())
+    .bind::<SqlUuid, _>(s.campaign)
+    .bind::<Text, _>(email)
+    .bind::<Text, _>(domain)
+    .bind::<diesel::sql_types::Timestamptz, _>(created)
+    .execute(&mut conn)
+    .await
+    .expect("lead");
+    sql(
+        db,
+        &format!(
+            "UPDATE campaign_stats SET leads_count = leads_count + 1 WHERE campaign_id = '{}'",
+            s.campaign
+        ),
+    )
+    .await;
+}
+
+async fn pass(service: &SendingService, clock: &SettableClock) {
+    service.recover(clock.now()).await.expect("recover");
+    service.plan_due(clock.now()).await.expect("plan");
+    service.dispatch_due(clock.now()).await.expect("dispatch");
+}
+
+/// Labels "interested" when the text says so, else neutral (the real classifier is the unibox's).
+struct KeywordClassifier;
+impl ReplyClassifier for KeywordClassifier {
+    fn classify(&self, text: &str) -> ReplyLabel {
+        if text.contains("interested") {
+            ReplyLabel::Interested
+        } else {
+            ReplyLabel::Neutral
+        }
+    }
+}
+
+/// The inbox reads its mailbox over IMAP with its own sealed password.
+async fn with_imap(db: &TestDatabase, stack: &MailStack, secrets: &AesGcmSecretBox, id: Uuid) {
+    let u = stack.user("erin").expect("erin");
+    let sealed = secrets
+        .seal(
+            u.password.as_bytes(),
+            &password_aad(InboxId::from_uuid(id), PasswordField::Imap),
+        )
+        .expect("seal");
+    let mut conn = AsyncPgConnection::establish(&db.url)
+        .await
+        .expect("connect");
+    diesel::sql_query(
+        "UPDATE inboxes SET imap_host = $2, imap_port = $3, imap_security = 'none', \
+         imap_username = $4, imap_password = $5 WHERE id = $1",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<Text, _>(&stack.host)
+    .bind::<diesel::sql_types::Integer, _>(i32::from(stack.imap_port))
+    .bind::<Text, _>(&u.address)
+    .bind::<Bytea, _>(&sealed)
+    .execute(&mut conn)
+    .await
+    .expect("imap settings");
+}
+
+fn sync_service(wiring: &Wiring, clock: Arc<SettableClock>) -> SyncService {
+    wiring.sync_with_clock(
+        Arc::new(ImapReader::new(ImapSettings {
+            timeout: StdDuration::from_secs(30),
+            allow_invalid_certs: true,
+        })),
+        Arc::new(MailAnalyzer),
+        Arc::new(KeywordClassifier),
+        SyncSettings {
+            poll_seconds: 1,
+            lease_seconds: 600,
+        },
+        clock,
+    )
+}
+
+async fn lead_state(db: &TestDatabase, email: &str) -> String {
+    let mut conn = AsyncPgConnection::establish(&db.url)
+        .await
+        .expect("connect");
+    let r: Str = diesel::sql_query(
+        "SELECT status || '/' || is_bounced::text || '/' || COALESCE(finished_reason, '-') AS s \
+         FROM leads WHERE email = $1",
+    )
+    .bind::<Text, _>(email)
+    .get_result(&mut conn)
+    .await
+    .expect("lead");
+    r.s
+}
+
+#[tokio::test]
+async fn replies_bounces_and_auto_replies_read_over_imap_stop_mark_and_label_leads_exactly_once() {
+    let stack = stack();
+    let db = database().await;
+    let secrets = Arc::new(
+        AesGcmSecretBox::from_base64(&AesGcmSecretBox::generate_key_base64()).expect("key"),
+    );
+    let ws = workspace(&db).await;
+    // Step 2 follows one day later in the same thread.
+    let s = campaign(&db, ws, "Europe/London", 50, 1).await;
+    sql(
+        &db,
+        &format!(
+            "UPDATE campaigns SET stop_on_company_reply = true WHERE id = '{}'",
+            s.campaign
+        ),
+    )
+    .await;
+    let inbox_id = inbox(&db, &s, &stack, &secrets, "erin", 30).await;
+    with_imap(&db, &stack, &secrets, inbox_id).await;
+    let erin = stack.user("erin").expect("erin").clone();
+    let tag = Uuid::new_v4().simple().to_string();
+    let company = format!("acme-{tag}.test");
+    let ada = format!("ada@{company}");
+    let bob = format!("bob@{company}");
+    let cy = format!("cy-{tag}@prospects.test");
+    let bounced = format!("bounce-{tag}@prospects.test");
+    for email in [&ada, &bob, &cy, &bounced] {
+        lead(&db, &s, email, NOW - Duration::hours(1)).await;
+    }
+    sql(
+        &db,
+        &format!("UPDATE leads SET company_domain = '{company}' WHERE email_domain = '{company}'"),
+    )
+    .await;
+
+    let clock = Arc::new(SettableClock::new(NOW));
+    let wiring = Wiring::over(db.db.clone(), clock.clone(), secrets.clone());
+    let sending = wiring.sending_with_clock(
+        Arc::new(SmtpSender::new(SmtpSettings {
+            timeout: StdDuration::from_secs(20),
+            allow_invalid_certs: true,
+            helo_host: None,
+        })),
+        UnsubscribeTokens::new(&[9; 32], "https://reach.example.com"),
+        EngineSettings {
+            min_gap_seconds: 0,
+            max_jitter_seconds: 0,
+            retry_base_seconds: 60,
+            concurrency: 2,
+            lease_seconds: 600,
+            batch_size: 50,
+        },
+        clock.clone(),
+    );
+    pass(&sending, &clock).await;
+    assert_eq!(
+        count(&db, "SELECT count(*) AS n FROM sends WHERE status = 'sent'").await,
+        4
+    );
+    let ada_mid = message_id(&db, &ada, 1).await;
+    let cy_mid = message_id(&db, &cy, 1).await;
+    let bounced_mid = message_id(&db, &bounced, 1).await;
+
+    // Ada answers (threaded), Cy's out-of-office answers, the bounce comes back as a real DSN.
+    let reply_id = format!("reply-{tag}@{company}");
+    let reply = format!(
+        "From: Ada <{ada}>\r\nTo: {}\r\nSubject: Re: Hello Jane\r\nMessage-ID: <{reply_id}>\r\n\
+         In-Reply-To: <{ada_mid}>\r\nReferences: <{ada_mid}>\r\nDate: Mon, 30 Nov 2026 10:05:00 +0000\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nYes, we are interested. Call me.\r\n",
+        erin.address
+    );
+    stack
+        .send_inbound(&ada, &[&erin.address], reply.as_bytes())
+        .await
+        .expect("reply delivered");
+    let ooo_id = format!("ooo-{tag}@prospects.test");
+    let ooo = format!(
+        "From: <{cy}>\r\nTo: {}\r\nSubject: Out of office: Hello Jane\r\nMessage-ID: <{ooo_id}>\r\n\
+         In-Reply-To: <{cy_mid}>\r\nAuto-Submitted: auto-replied\r\n\
+         Date: Mon, 30 Nov 2026 10:06:00 +0000\r\n\r\nI am away until Monday.\r\n",
+        erin.address
+    );
+    stack
+        .send_inbound(&cy, &[&erin.address], ooo.as_bytes())
+        .await
+        .expect("auto-reply delivered");
+    for needle in [reply_id.as_str(), ooo_id.as_str(), bounced_mid.as_str()] {
+        stack
+            .wait_for_message(&erin.address, &erin.password, "INBOX", needle, DELIVERY)
+            .await
+            .expect("delivered to erin");
+    }
+
+    clock.set(NOW + Duration::minutes(10));
+    let report = sync_service(&wiring, clock.clone())
+        .sync_due(clock.now())
+        .await
+        .expect("sync");
+    assert_eq!(report.inboxes, 1);
+    assert_eq!(report.failed, 0);
+    assert_eq!(
+        (
+            report.messages.replies,
+            report.messages.auto_replies,
+            report.messages.bounces
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(lead_state(&db, &ada).await, "replied/false/replied");
+    assert_eq!(lead_state(&db, &bob).await, "contacted/false/replied");
+    assert_eq!(lead_state(&db, &cy).await, "contacted/false/-");
+    assert_eq!(lead_state(&db, &bounced).await, "contacted/true/bounced");
+    let stats = |c: &str| {
+        format!(
+            "SELECT {c} AS n FROM campaign_stats WHERE campaign_id = '{}'",
+            s.campaign
+        )
+    };
+    assert_eq!(count(&db, &stats("replies")).await, 1);
+    assert_eq!(count(&db, &stats("positive_replies")).await, 1);
+    assert_eq!(count(&db, &stats("bounced")).await, 1);
+    // Ada's conversation: the email as sent, then her reply; Cy's: the out-of-office only.
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT count(*) AS n FROM conversations c JOIN leads l ON l.id = c.lead_id \
+                 WHERE l.email = '{ada}' AND c.folder = 'primary' AND c.label = 'interested' \
+                 AND c.is_positive AND c.subject = 'Hello Jane'"
+            )
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT count(*) AS n FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+                 JOIN leads l ON l.id = c.lead_id WHERE l.email = '{ada}' AND \
+                 ((m.direction = 'outgoing' AND m.rfc_message_id = '{ada_mid}' AND m.text_body LIKE 'Hi Jane, step 1%') \
+                 OR (m.direction = 'incoming' AND m.rfc_message_id = '{reply_id}' AND m.text_body LIKE '%interested%'))"
+            )
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT count(*) AS n FROM conversations c JOIN leads l ON l.id = c.lead_id \
+                 WHERE l.email = '{cy}' AND c.folder = 'others' AND c.label = 'out_of_office'"
+            )
+        )
+        .await,
+        1
+    );
+
+    // A restart (another owner) and a UIDVALIDITY change process nothing twice.
+    let before = count(&db, "SELECT count(*) AS n FROM messages").await;
+    let events = count(&db, "SELECT count(*) AS n FROM events").await;
+    clock.set(NOW + Duration::minutes(20));
+    let again = sync_service(&wiring, clock.clone())
+        .sync_due(clock.now())
+        .await
+        .expect("sync again");
+    assert_eq!(again.inboxes, 1);
+    assert_eq!(
+        (
+            again.messages.replies,
+            again.messages.auto_replies,
+            again.messages.bounces
+        ),
+        (0, 0, 0)
+    );
+    sql(
+        &db,
+        "UPDATE inbox_folders SET uidvalidity = uidvalidity + 1",
+    )
+    .await;
+    clock.set(NOW + Duration::minutes(30));
+    let rescan = sync_service(&wiring, clock.clone())
+        .sync_due(clock.now())
+        .await
+        .expect("rescan");
+    assert_eq!(
+        (
+            rescan.messages.replies,
+            rescan.messages.auto_replies,
+            rescan.messages.bounces
+        ),
+        (0, 0, 0)
+    );
+    assert!(rescan.messages.ignored >= 3);
+    assert_eq!(
+        count(&db, "SELECT count(*) AS n FROM messages").await,
+        before
+    );
+    assert_eq!(count(&db, "SELECT count(*) AS n FROM events").await, events);
+    assert_eq!(count(&db, &stats("replies")).await, 1);
+
+    // Two days later step 2 goes only to Cy: Ada replied, Bob's company replied, the bounce is out.
+    clock.set(NOW + Duration::days(2));
+    pass(&sending, &clock).await;
+    let step2 = |email: &str| {
+        format!(
+            "SELECT count(*) AS n FROM sends s JOIN leads l ON l.id = s.lead_id \
+             WHERE l.email = '{email}' AND s.step = 2 AND s.status <> 'cancelled'"
+        )
+    };
+    assert_eq!(count(&db, &step2(&cy)).await, 1);
+    for email in [&ada, &bob, &bounced] {
+        assert_eq!(count(&db, &step2(email)).await, 0, "{email}");
+    }
+}

@@ -194,8 +194,10 @@ for mode in $modes; do
       stack="$tmp/mailstack"
       mkdir -p "$stack"
       chmod 755 "$stack"
-      MAILSTACK_RELAY_TO="127.0.0.1:$sink_port" REACHKIT_MAILSTACK_DIR=$stack scripts/mailstack start >/dev/null 2>&1 ||
-        { say "the bench Postfix did not start (see $stack/log)"; exit 1; }
+      # (a second try when a chosen port was taken meanwhile)
+      MAILSTACK_RELAY_TO="127.0.0.1:$sink_port" REACHKIT_MAILSTACK_DIR=$stack scripts/mailstack start >"$tmp/mailstack.log" 2>&1 ||
+        MAILSTACK_RELAY_TO="127.0.0.1:$sink_port" REACHKIT_MAILSTACK_DIR=$stack scripts/mailstack start >>"$tmp/mailstack.log" 2>&1 ||
+        { say "the bench Postfix did not start: $(tail -n 5 "$tmp/mailstack.log")"; exit 1; }
       set -a
       # shellcheck source=/dev/null
       . "$stack/env"

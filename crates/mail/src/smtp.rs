@@ -93,24 +93,24 @@ impl SmtpSender {
 
     async fn open(&self, login: &ServerLogin) -> Result<Box<dyn MailSession>, SendError> {
         let builder = self.builder(login)?;
+        // TCP_NODELAY: mail-send writes the data and its final `CRLF . CRLF` separately; with
+        // Nagle's algorithm the small second write waits for the peer's delayed ACK (about 40 ms
+        // per email on Linux), which capped a session at about 25 emails per second.
         Ok(match login.security {
-            Security::None => Box::new(SmtpSession::new(
-                builder.connect_plain().await.map_err(connect_error)?,
-            )),
-            Security::StartTls => Box::new(SmtpSession::new(
-                builder
-                    .implicit_tls(false)
+            Security::None => {
+                let client = builder.connect_plain().await.map_err(connect_error)?;
+                let _ = client.stream.set_nodelay(true);
+                Box::new(SmtpSession::new(client))
+            }
+            Security::StartTls | Security::Tls => {
+                let client = builder
+                    .implicit_tls(login.security == Security::Tls)
                     .connect()
                     .await
-                    .map_err(connect_error)?,
-            )),
-            Security::Tls => Box::new(SmtpSession::new(
-                builder
-                    .implicit_tls(true)
-                    .connect()
-                    .await
-                    .map_err(connect_error)?,
-            )),
+                    .map_err(connect_error)?;
+                let _ = client.stream.get_ref().0.set_nodelay(true);
+                Box::new(SmtpSession::new(client))
+            }
         })
     }
 }

@@ -301,6 +301,107 @@ impl MailStack {
         Ok(messages)
     }
 
+    /// The given header fields (`"MESSAGE-ID DELIVERED-TO"`) of every message of `folder`, with
+    /// its UID, read with `BODY.PEEK[HEADER.FIELDS (...)]`: cheap on a folder of thousands of
+    /// messages (the crash test counts arrivals by Message-ID this way).
+    ///
+    /// # Errors
+    /// When the login fails or the folder does not exist.
+    pub async fn fetch_header_fields(
+        &self,
+        user: &str,
+        password: &str,
+        folder: &str,
+        fields: &str,
+    ) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
+        let mut session = self.imap_session(user, password).await?;
+        let mailbox = session
+            .select(folder)
+            .await
+            .with_context(|| format!("IMAP SELECT {folder} as {user}"))?;
+        let mut out = Vec::new();
+        if mailbox.exists > 0 {
+            let fetches: Vec<_> = session
+                .fetch("1:*", format!("(UID BODY.PEEK[HEADER.FIELDS ({fields})])"))
+                .await
+                .context("IMAP FETCH")?
+                .try_collect()
+                .await
+                .context("IMAP FETCH")?;
+            out = fetches
+                .iter()
+                .filter_map(|f| Some((f.uid?, f.header()?.to_vec())))
+                .collect();
+        }
+        session.logout().await.ok();
+        Ok(out)
+    }
+
+    /// Deletes the messages with these UIDs from `folder` (a test cleaning up after itself in a
+    /// mailbox that other tests share).
+    ///
+    /// # Errors
+    /// When the login fails or the server refuses the deletion.
+    pub async fn delete_uids(
+        &self,
+        user: &str,
+        password: &str,
+        folder: &str,
+        uids: &[u32],
+    ) -> anyhow::Result<()> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let mut session = self.imap_session(user, password).await?;
+        session
+            .select(folder)
+            .await
+            .with_context(|| format!("IMAP SELECT {folder} as {user}"))?;
+        for chunk in uids.chunks(500) {
+            let set = chunk
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let _: Vec<_> = session
+                .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                .await
+                .context("IMAP UID STORE")?
+                .try_collect()
+                .await
+                .context("IMAP UID STORE")?;
+            let _: Vec<_> = session
+                .uid_expunge(&set)
+                .await
+                .context("IMAP UID EXPUNGE")?
+                .try_collect()
+                .await
+                .context("IMAP UID EXPUNGE")?;
+        }
+        session.logout().await.ok();
+        Ok(())
+    }
+
+    async fn imap_session(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> anyhow::Result<async_imap::Session<TcpStream>> {
+        let stream = TcpStream::connect((self.host.as_str(), self.imap_port))
+            .await
+            .with_context(|| format!("IMAP connect to port {}", self.imap_port))?;
+        let mut client = async_imap::Client::new(stream);
+        client
+            .read_response()
+            .await
+            .context("IMAP greeting")?
+            .ok_or_else(|| anyhow!("IMAP: the server closed before its greeting"))?;
+        client
+            .login(user, password)
+            .await
+            .map_err(|(e, _)| anyhow!("IMAP LOGIN as {user}: {e}"))
+    }
+
     /// Waits until a message containing `needle` (a unique Message-ID or subject) is in
     /// `folder`, and returns it. Delivery is asynchronous (Postfix's queue, then LMTP), so tests
     /// wait for the event; `timeout` only bounds a failure.

@@ -200,3 +200,31 @@ impl Wiring {
         }
     }
 }
+
+/// The reply classifier the settings ask for: the remote one (with the built-in rules as its
+/// fallback) when `classifier.base_url` is set, else the built-in rules alone.
+///
+/// # Errors
+/// When `classifier.base_url` is not an http(s) URL.
+pub fn reply_classifier(
+    settings: &crate::settings::ClassifierSettings,
+) -> anyhow::Result<Arc<dyn reachkit_core::classifier::AsyncReplyClassifier>> {
+    use reachkit_mail::reply::RuleClassifier;
+    use reachkit_mail::reply::llm::{LlmClassifier, LlmSettings};
+    let Some(base_url) = settings.enabled_url() else {
+        return Ok(Arc::new(RuleClassifier));
+    };
+    let classifier = LlmClassifier::new(
+        LlmSettings {
+            base_url: base_url.to_owned(),
+            model: settings.model.trim().to_owned(),
+            api_key: reachkit_core::secrets::Password::new(
+                settings.api_key.clone().unwrap_or_default(),
+            ),
+            timeout: std::time::Duration::from_secs(settings.timeout_seconds.max(1)),
+        },
+        Arc::new(RuleClassifier),
+    )
+    .map_err(|e| anyhow::anyhow!("classifier.base_url: {e}"))?;
+    Ok(Arc::new(classifier))
+}

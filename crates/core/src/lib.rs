@@ -7,6 +7,7 @@
 pub mod api_keys;
 pub mod blocklist;
 pub mod campaigns;
+pub mod classifier;
 pub mod clock;
 pub mod connection_check;
 pub mod engine;

@@ -15,6 +15,7 @@
 pub mod check;
 pub mod inbound;
 pub mod mx;
+pub mod reply;
 pub mod smtp;
 
 pub use inbound::{

@@ -172,6 +172,8 @@ pub enum Outcome {
     Sent {
         reply: String,
         new_thread_subject: Option<String>,
+        /// The rendered email as sent, stored on the send so a conversation can show it.
+        content: Option<SentContent>,
     },
     /// A 5xx: the lead bounced.
     Bounced { reply: String },
@@ -190,6 +192,15 @@ pub enum Outcome {
     },
     /// Not sent; its reservation is returned.
     Cancelled(CancelReason),
+}
+
+/// The rendered subject and bodies of a sent email (kept on `sends` for the unibox).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SentContent {
+    pub subject: String,
+    pub text: String,
+    /// `None` for text-only emails.
+    pub html: Option<String>,
 }
 
 /// The outcome of one send, at the time it happened.
@@ -599,6 +610,11 @@ impl SendingService {
                 Ok(()) => Outcome::Sent {
                     reply: "250 accepted".to_owned(),
                     new_thread_subject,
+                    content: Some(SentContent {
+                        subject: email.subject.clone(),
+                        text: email.text.clone(),
+                        html: email.html.clone(),
+                    }),
                 },
                 Err(error) => {
                     if !error.session_usable() {

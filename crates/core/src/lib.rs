@@ -20,6 +20,7 @@ pub mod paging;
 pub mod secrets;
 pub mod sending;
 pub mod sequences;
+pub mod sync;
 pub mod unsubscribe;
 pub mod workspaces;
 

@@ -19,7 +19,7 @@ use reachkit_core::StoreError;
 use reachkit_core::engine::{
     AUTH_FAILURES_BEFORE_ERROR, CancelReason, ClaimedSend, FinishReason, Outcome, PlanReport,
     PlanSettings, RecoverReport, SendCampaign, SendInbox, SendLead, SendQueue, SendResult,
-    SendVariant,
+    SendVariant, SentContent,
 };
 use reachkit_core::ids::{CampaignId, InboxId, LeadId, SendId, WorkspaceId};
 use reachkit_core::inboxes::{Security, ServerSettings};
@@ -1304,6 +1304,8 @@ struct RowUpdate<'a> {
     not_before: Option<OffsetDateTime>,
     sent_at: Option<OffsetDateTime>,
     cancel_reason: Option<&'static str>,
+    /// The rendered email of a `sent` outcome.
+    content: Option<&'a SentContent>,
     /// An attempt that never reached the server (AUTH refused) is not counted.
     uncount: i32,
     change: Change,
@@ -1316,6 +1318,7 @@ fn row_update(outcome: &Outcome, at: OffsetDateTime) -> RowUpdate<'_> {
         not_before: None,
         sent_at: None,
         cancel_reason: None,
+        content: None,
         uncount: 0,
         change,
     };
@@ -1323,9 +1326,11 @@ fn row_update(outcome: &Outcome, at: OffsetDateTime) -> RowUpdate<'_> {
         Outcome::Sent {
             reply,
             new_thread_subject,
+            content,
         } => RowUpdate {
             reply: Some(reply),
             sent_at: Some(at),
+            content: content.as_ref(),
             ..base(
                 "sent",
                 Change::Sent {
@@ -1381,7 +1386,8 @@ async fn record_in(
             "UPDATE sends s SET status = $3, last_reply = COALESCE($4, s.last_reply), \
              not_before = COALESCE($5, s.not_before), sent_at = $6, cancel_reason = $7, \
              attempts = s.attempts - $8, lease_owner = NULL, lease_expires_at = NULL, \
-             updated_at = $9 \
+             updated_at = $9, subject = COALESCE($10, s.subject), \
+             text_body = COALESCE($11, s.text_body), html_body = COALESCE($12, s.html_body) \
              WHERE s.id = $1 AND s.status = 'sending' AND s.lease_owner = $2 \
              RETURNING {SEND_INFO}"
         ))
@@ -1394,6 +1400,9 @@ async fn record_in(
         .bind::<Nullable<Text>, _>(u.cancel_reason)
         .bind::<Integer, _>(u.uncount)
         .bind::<Timestamptz, _>(r.at)
+        .bind::<Nullable<Text>, _>(u.content.map(|c| c.subject.as_str()))
+        .bind::<Nullable<Text>, _>(u.content.map(|c| c.text.as_str()))
+        .bind::<Nullable<Text>, _>(u.content.and_then(|c| c.html.as_deref()))
         .get_result(c)
         .await
         .optional()?;

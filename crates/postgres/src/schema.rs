@@ -14,6 +14,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    attachments (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        message_id -> Uuid,
+        filename -> Text,
+        content_type -> Text,
+        size -> Int8,
+        content -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     blocklist_entries (id) {
         id -> Uuid,
         workspace_id -> Uuid,
@@ -87,6 +100,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    conversations (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        inbox_id -> Uuid,
+        lead_id -> Nullable<Uuid>,
+        campaign_id -> Nullable<Uuid>,
+        subject -> Text,
+        label -> Nullable<Text>,
+        label_override -> Nullable<Text>,
+        is_positive -> Bool,
+        folder -> Text,
+        started_by_hand -> Bool,
+        last_message_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     events (id) {
         id -> Int8,
         workspace_id -> Uuid,
@@ -100,10 +132,39 @@ diesel::table! {
 }
 
 diesel::table! {
+    inbound_seen (inbox_id, message_key) {
+        inbox_id -> Uuid,
+        message_key -> Text,
+        outcome -> Text,
+        seen_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    inbox_folders (inbox_id, folder) {
+        inbox_id -> Uuid,
+        folder -> Text,
+        uidvalidity -> Int8,
+        last_uid -> Int8,
+        synced_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     inbox_send_state (inbox_id) {
         inbox_id -> Uuid,
         next_slot_at -> Nullable<Timestamptz>,
         auth_failures -> Int4,
+    }
+}
+
+diesel::table! {
+    inbox_sync_leases (inbox_id) {
+        inbox_id -> Uuid,
+        owner -> Nullable<Text>,
+        expires_at -> Nullable<Timestamptz>,
+        last_synced_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
     }
 }
 
@@ -179,6 +240,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    messages (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        conversation_id -> Uuid,
+        direction -> Text,
+        inbox_id -> Uuid,
+        rfc_message_id -> Text,
+        in_reply_to -> Nullable<Text>,
+        references_ids -> Array<Nullable<Text>>,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        from_email -> Text,
+        to_recipients -> Jsonb,
+        cc_recipients -> Jsonb,
+        bcc_recipients -> Jsonb,
+        email_date -> Timestamptz,
+        is_read -> Bool,
+        kind -> Text,
+        send_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     sends (id) {
         id -> Uuid,
         workspace_id -> Uuid,
@@ -200,6 +286,9 @@ diesel::table! {
         queued_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
+        subject -> Nullable<Text>,
+        text_body -> Nullable<Text>,
+        html_body -> Nullable<Text>,
     }
 }
 
@@ -246,6 +335,8 @@ diesel::table! {
 }
 
 diesel::joinable!(api_keys -> workspaces (workspace_id));
+diesel::joinable!(attachments -> messages (message_id));
+diesel::joinable!(attachments -> workspaces (workspace_id));
 diesel::joinable!(blocklist_entries -> workspaces (workspace_id));
 diesel::joinable!(campaign_daily_stats -> campaigns (campaign_id));
 diesel::joinable!(campaign_daily_stats -> workspaces (workspace_id));
@@ -256,14 +347,25 @@ diesel::joinable!(campaign_stats -> campaigns (campaign_id));
 diesel::joinable!(campaign_stats -> workspaces (workspace_id));
 diesel::joinable!(campaign_usage -> campaigns (campaign_id));
 diesel::joinable!(campaigns -> workspaces (workspace_id));
+diesel::joinable!(conversations -> campaigns (campaign_id));
+diesel::joinable!(conversations -> inboxes (inbox_id));
+diesel::joinable!(conversations -> leads (lead_id));
+diesel::joinable!(conversations -> workspaces (workspace_id));
 diesel::joinable!(events -> campaigns (campaign_id));
 diesel::joinable!(events -> workspaces (workspace_id));
+diesel::joinable!(inbound_seen -> inboxes (inbox_id));
+diesel::joinable!(inbox_folders -> inboxes (inbox_id));
 diesel::joinable!(inbox_send_state -> inboxes (inbox_id));
+diesel::joinable!(inbox_sync_leases -> inboxes (inbox_id));
 diesel::joinable!(inbox_usage -> inboxes (inbox_id));
 diesel::joinable!(inboxes -> workspaces (workspace_id));
 diesel::joinable!(leads -> campaigns (campaign_id));
 diesel::joinable!(leads -> inboxes (inbox_id));
 diesel::joinable!(leads -> workspaces (workspace_id));
+diesel::joinable!(messages -> conversations (conversation_id));
+diesel::joinable!(messages -> inboxes (inbox_id));
+diesel::joinable!(messages -> sends (send_id));
+diesel::joinable!(messages -> workspaces (workspace_id));
 diesel::joinable!(sends -> campaigns (campaign_id));
 diesel::joinable!(sends -> inboxes (inbox_id));
 diesel::joinable!(sends -> leads (lead_id));
@@ -277,17 +379,23 @@ diesel::joinable!(variants -> workspaces (workspace_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
+    attachments,
     blocklist_entries,
     campaign_daily_stats,
     campaign_inboxes,
     campaign_stats,
     campaign_usage,
     campaigns,
+    conversations,
     events,
+    inbound_seen,
+    inbox_folders,
     inbox_send_state,
+    inbox_sync_leases,
     inbox_usage,
     inboxes,
     leads,
+    messages,
     sends,
     sequences,
     variants,

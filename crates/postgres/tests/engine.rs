@@ -267,6 +267,7 @@ fn sent(id: reachkit_core::ids::SendId, at: OffsetDateTime) -> SendResult {
         outcome: Outcome::Sent {
             reply: "250 ok".into(),
             new_thread_subject: Some("S1".into()),
+            content: None,
         },
     }
 }
@@ -577,6 +578,7 @@ async fn a_follow_up_waits_delay_days_then_the_window_and_goes_from_the_same_inb
             outcome: Outcome::Sent {
                 reply: "250".into(),
                 new_thread_subject: None,
+                content: None,
             },
         }],
     )

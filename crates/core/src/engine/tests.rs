@@ -184,6 +184,7 @@ async fn a_first_step_is_rendered_with_from_reply_to_signature_both_parts_and_un
         Some("<p>Hi Ada at Acme</p><br><br>Alice<br>Acme &amp; Co")
     );
     assert_eq!(email.in_reply_to, None);
+    let (email_text, email_html) = (email.text.clone(), email.html.clone());
     let unsub = email.list_unsubscribe.as_ref().expect("list-unsubscribe");
     assert!(unsub.url.starts_with("https://reach.example.com/u/"));
     assert!(
@@ -196,7 +197,12 @@ async fn a_first_step_is_rendered_with_from_reply_to_signature_both_parts_and_un
         recorded[0].outcome,
         Outcome::Sent {
             reply: "250 accepted".into(),
-            new_thread_subject: Some("Hello Ada".into())
+            new_thread_subject: Some("Hello Ada".into()),
+            content: Some(SentContent {
+                subject: "Hello Ada".into(),
+                text: email_text,
+                html: email_html,
+            })
         }
     );
 }

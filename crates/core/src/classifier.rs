@@ -11,14 +11,10 @@
 use async_trait::async_trait;
 use reachkit_domain::label::ReplyLabel;
 
-/// Labels the text of a reply with one of the eleven labels. Never fails: a text it cannot
-/// read is `neutral`.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-pub trait ReplyClassifier: Send + Sync {
-    /// The label of `text`, the plain-text body of a reply (quoted parts may still be in it;
-    /// implementations MUST remove them before judging).
-    fn classify(&self, text: &str) -> ReplyLabel;
-}
+/// The synchronous port, defined with the inbox sync (`crate::sync`) and re-exported here so
+/// there is exactly one trait: `fn classify(&self, text: &str) -> ReplyLabel`. Implementations
+/// MUST remove quoted parts before judging and never fail (`neutral` when unsure).
+pub use crate::sync::ReplyClassifier;
 
 /// The asynchronous form of [`ReplyClassifier`], for classifiers that do I/O.
 #[async_trait]
@@ -40,6 +36,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::sync::MockReplyClassifier;
 
     #[tokio::test]
     async fn every_sync_classifier_is_an_async_one() {

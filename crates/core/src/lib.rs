@@ -21,6 +21,7 @@ pub mod secrets;
 pub mod sending;
 pub mod sequences;
 pub mod sync;
+pub mod unibox;
 pub mod unsubscribe;
 pub mod workspaces;
 

@@ -51,13 +51,18 @@ impl std::fmt::Debug for Bound {
 pub fn bind(wiring: &Wiring, listen: SocketAddr) -> anyhow::Result<Bound> {
     let services = wiring.http_services();
     let unsubscribe = wiring.unsubscribe.clone();
+    let unibox = wiring.unibox.clone();
     let server = HttpServer::new(move || {
         let unsubscribe = unsubscribe.clone();
+        let unibox = unibox.clone();
         App::new()
             .wrap(from_fn(log_request))
             .configure(move |cfg| {
                 if let Some(service) = unsubscribe {
                     reachkit_http::configure_unsubscribe(service)(cfg);
+                }
+                if let Some(service) = unibox {
+                    reachkit_http::configure_unibox(service)(cfg);
                 }
             })
             .configure(reachkit_http::configure(services.clone()))
@@ -143,7 +148,8 @@ async fn connect(settings: &Settings) -> anyhow::Result<Wiring> {
     }
     Ok(Wiring::connect_system(url, settings.pool(), secrets)
         .await?
-        .with_unsubscribe_tokens(settings.unsubscribe_tokens()?))
+        .with_unsubscribe_tokens(settings.unsubscribe_tokens()?)
+        .with_unibox(mail_sender(settings)))
 }
 
 /// Runs `reachkit serve` (with the workers unless `with_workers` is false).

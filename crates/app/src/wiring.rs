@@ -50,6 +50,9 @@ pub struct Wiring {
     /// The public unsubscribe link's service, once tokens are given
     /// ([`Wiring::with_unsubscribe_tokens`]); `/u/{token}` is served only then.
     pub unsubscribe: Option<UnsubscribeService>,
+    /// The unibox, once a mail sender is given ([`Wiring::with_unibox`]); its endpoints are
+    /// served only then.
+    pub unibox: Option<reachkit_core::unibox::UniboxService>,
     secrets: Arc<dyn SecretBox>,
     clock: Arc<dyn Clock>,
 }
@@ -109,6 +112,7 @@ impl Wiring {
             ),
             sequences: SequenceService::new(sequence_repo, Arc::clone(&clock)),
             unsubscribe: None,
+            unibox: None,
             clock,
             db,
         }
@@ -121,6 +125,20 @@ impl Wiring {
         self.unsubscribe = Some(UnsubscribeService::new(
             Arc::new(PgUnsubscribeRepository::new(self.db.clone())),
             tokens,
+            Arc::clone(&self.clock),
+        ));
+        self
+    }
+
+    /// Serves the unibox, sending its emails through `sender` (the SMTP adapter).
+    #[must_use]
+    pub fn with_unibox(mut self, sender: Arc<dyn MailSender>) -> Self {
+        self.unibox = Some(reachkit_core::unibox::UniboxService::new(
+            Arc::new(reachkit_postgres::PgConversationRepository::new(
+                self.db.clone(),
+            )),
+            sender,
+            Arc::clone(&self.secrets),
             Arc::clone(&self.clock),
         ));
         self

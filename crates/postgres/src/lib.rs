@@ -17,6 +17,7 @@ mod pool;
 #[rustfmt::skip]
 mod schema;
 mod sequences;
+mod unibox;
 mod unsubscribe;
 mod workspaces;
 
@@ -30,5 +31,6 @@ pub use leads::PgLeadRepository;
 pub use migrate::{MigrationError, run_migrations};
 pub use pool::{Db, PoolSettings};
 pub use sequences::PgSequenceRepository;
+pub use unibox::PgConversationRepository;
 pub use unsubscribe::PgUnsubscribeRepository;
 pub use workspaces::PgWorkspaceRepository;

@@ -243,17 +243,24 @@ async fn a_conversation_started_and_answered_from_the_api_reaches_the_mailbox_th
              to_recipients, email_date, kind, created_at) VALUES ('{message}', '{ws}', '{id}', \
              'incoming', '{inbox_id}', '{answer_id}', '{first_id}', ARRAY['{first_id}'], \
              'Re: {subject}', 'Sounds good, deck attached', '{bob}', \
-             '[{{\"email\": \"{alice}\", \"name\": \"Alice\"}}]', now(), 'reply', now()); \
-             INSERT INTO attachments (id, workspace_id, message_id, filename, content_type, size, \
-             content, created_at) VALUES ('{attachment}', '{ws}', '{message}', 'deck.pdf', \
-             'application/pdf', {len}, '\\x{hex}'::bytea, now())",
+             '[{{\"email\": \"{alice}\", \"name\": \"Alice\"}}]', now(), 'reply', now())",
             bob = bob.address,
             alice = alice.address,
-            len = pdf.len(),
         ),
     )
     .await
     .expect("insert the answer");
+    execute(
+        &db.url,
+        &format!(
+            "INSERT INTO attachments (id, workspace_id, message_id, filename, content_type, size, \
+             content, created_at) VALUES ('{attachment}', '{ws}', '{message}', 'deck.pdf', \
+             'application/pdf', {len}, '\\x{hex}'::bytea, now())",
+            len = pdf.len(),
+        ),
+    )
+    .await
+    .expect("insert the attachment");
 
     let (status, reply) = request(
         "POST",

@@ -61,7 +61,10 @@ async fn sql(env: &Env, statement: &str) -> usize {
 
 /// Seeds a conversation with one incoming message (as sync would store it); returns its id and
 /// the message's id.
-#[expect(clippy::too_many_arguments, reason = "one seed row per call, read as a table")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one seed row per call, read as a table"
+)]
 async fn seed(
     env: &Env,
     ws: WorkspaceId,

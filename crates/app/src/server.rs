@@ -22,7 +22,7 @@ use tokio::sync::watch;
 
 use crate::engine::sending_loop;
 use crate::settings::Settings;
-use crate::sync::{NeutralClassifier, sync_loop};
+use crate::sync::sync_loop;
 use crate::wiring::Wiring;
 
 /// How often ESP detection looks for leads whose provider is unknown.
@@ -53,13 +53,18 @@ impl std::fmt::Debug for Bound {
 pub fn bind(wiring: &Wiring, listen: SocketAddr) -> anyhow::Result<Bound> {
     let services = wiring.http_services();
     let unsubscribe = wiring.unsubscribe.clone();
+    let unibox = wiring.unibox.clone();
     let server = HttpServer::new(move || {
         let unsubscribe = unsubscribe.clone();
+        let unibox = unibox.clone();
         App::new()
             .wrap(from_fn(log_request))
             .configure(move |cfg| {
                 if let Some(service) = unsubscribe {
                     reachkit_http::configure_unsubscribe(service)(cfg);
+                }
+                if let Some(service) = unibox {
+                    reachkit_http::configure_unibox(service)(cfg);
                 }
             })
             .configure(reachkit_http::configure(services.clone()))
@@ -118,7 +123,9 @@ impl Workers {
             wiring.sync_with_clock(
                 Arc::new(ImapReader::new(settings.imap())),
                 Arc::new(MailAnalyzer),
-                Arc::new(NeutralClassifier),
+                // The built-in offline classifier. Sync takes the synchronous port, so the
+                // optional LLM adapter (classifier.*) is not used here yet (see docs/API.md).
+                Arc::new(reachkit_mail::reply::RuleClassifier),
                 settings.sync(),
                 Arc::clone(&clock),
             ),
@@ -157,7 +164,8 @@ async fn connect(settings: &Settings) -> anyhow::Result<Wiring> {
     }
     Ok(Wiring::connect_system(url, settings.pool(), secrets)
         .await?
-        .with_unsubscribe_tokens(settings.unsubscribe_tokens()?))
+        .with_unsubscribe_tokens(settings.unsubscribe_tokens()?)
+        .with_unibox(mail_sender(settings)))
 }
 
 /// Runs `reachkit serve` (with the workers unless `with_workers` is false).

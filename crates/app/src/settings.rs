@@ -22,6 +22,8 @@ pub struct Settings {
     #[serde(default)]
     pub dns: DnsSettings,
     pub sync: SyncSettings,
+    #[serde(default)]
+    pub classifier: ClassifierSettings,
     /// Keys found in the sources that no setting uses: logged as warnings at start-up.
     #[serde(skip)]
     pub unknown_keys: Vec<String>,
@@ -112,6 +114,54 @@ pub struct DnsSettings {
     pub nameserver: Option<String>,
 }
 
+/// The optional remote reply classifier (an OpenAI-compatible chat-completions endpoint).
+/// Off while `base_url` is unset or empty: the built-in rules label every reply.
+#[derive(Clone, Deserialize)]
+#[serde(default)]
+pub struct ClassifierSettings {
+    /// e.g. `https://api.openai.com/v1`; `/chat/completions` is appended.
+    pub base_url: Option<String>,
+    pub model: String,
+    /// Sent as a bearer token; never logged.
+    pub api_key: Option<String>,
+    /// The longest one classification may take before the built-in rules are used.
+    pub timeout_seconds: u64,
+}
+
+impl Default for ClassifierSettings {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            model: String::new(),
+            api_key: None,
+            timeout_seconds: 10,
+        }
+    }
+}
+
+impl ClassifierSettings {
+    /// The base URL when the remote classifier is on.
+    #[must_use]
+    pub fn enabled_url(&self) -> Option<&str> {
+        self.base_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+    }
+}
+
+// The key must never be printed.
+impl std::fmt::Debug for ClassifierSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClassifierSettings")
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .field("timeout_seconds", &self.timeout_seconds)
+            .finish()
+    }
+}
+
 /// How to make a key, for every message that asks for one.
 pub const KEY_HELP: &str = "make one with `reachkit secrets generate-key` (or `openssl rand -base64 32`) \
      and set REACHKIT__SECRETS__KEY (or secrets.key in reachkit.toml); keep it safe and stable: \
@@ -163,6 +213,10 @@ const KNOWN_KEYS: &[&str] = &[
     "engine.batch_size",
     "sync.poll_seconds",
     "sync.lease_seconds",
+    "classifier.base_url",
+    "classifier.model",
+    "classifier.api_key",
+    "classifier.timeout_seconds",
 ];
 
 const DEFAULTS: &str = r#"
@@ -347,6 +401,20 @@ impl Settings {
         }
         if self.sync.lease_seconds < 30 {
             return invalid("sync.lease_seconds", "must be at least 30");
+        }
+        if let Some(url) = self.classifier.enabled_url() {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return invalid("classifier.base_url", "must start with http:// or https://");
+            }
+            if self.classifier.model.trim().is_empty() {
+                return invalid(
+                    "classifier.model",
+                    "is required when classifier.base_url is set",
+                );
+            }
+            if self.classifier.timeout_seconds == 0 {
+                return invalid("classifier.timeout_seconds", "must be at least 1");
+            }
         }
         if self.engine.batch_size == 0 {
             return invalid("engine.batch_size", "must be at least 1");
@@ -560,6 +628,30 @@ mod tests {
         assert!(s.database.url.is_none());
         assert!(s.database_url().is_err());
         assert!(s.unknown_keys.is_empty());
+    }
+
+    #[test]
+    fn the_remote_classifier_is_off_by_default_and_its_key_is_never_printed() {
+        let s = Settings::load(None, &FakeEnv::new(&[])).expect("load");
+        assert!(s.classifier.enabled_url().is_none());
+        let env = FakeEnv::new(&[
+            ("REACHKIT__CLASSIFIER__BASE_URL", "http://127.0.0.1:9/v1"),
+            ("REACHKIT__CLASSIFIER__MODEL", "small"),
+            ("REACHKIT__CLASSIFIER__API_KEY", "sk-very-secret"),
+        ]);
+        let s = Settings::load(None, &env).expect("load");
+        assert_eq!(s.classifier.enabled_url(), Some("http://127.0.0.1:9/v1"));
+        assert!(s.unknown_keys.is_empty(), "{:?}", s.unknown_keys);
+        assert!(!format!("{s:?}").contains("sk-very-secret"));
+        let env = FakeEnv::new(&[("REACHKIT__CLASSIFIER__BASE_URL", "http://127.0.0.1:9/v1")]);
+        let err = Settings::load(None, &env).unwrap_err().to_string();
+        assert!(err.contains("classifier.model"), "{err}");
+        let env = FakeEnv::new(&[
+            ("REACHKIT__CLASSIFIER__BASE_URL", "ftp://x"),
+            ("REACHKIT__CLASSIFIER__MODEL", "small"),
+        ]);
+        let err = Settings::load(None, &env).unwrap_err().to_string();
+        assert!(err.contains("classifier.base_url"), "{err}");
     }
 
     #[test]

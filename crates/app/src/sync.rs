@@ -5,24 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reachkit_core::clock::Clock;
-use reachkit_core::sync::{ReplyClassifier, SyncService};
-use reachkit_domain::label::ReplyLabel;
+use reachkit_core::sync::SyncService;
 use tokio::sync::watch;
 
 /// How often the loop looks for inboxes due for a sync (each inbox is synced every
 /// `sync.poll_seconds`; this only bounds the delay after it becomes due).
 pub const SYNC_TICK: Duration = Duration::from_secs(1);
-
-/// A placeholder [`ReplyClassifier`] that labels every reply `neutral`, until the built-in
-/// rule-based classifier (branch `unibox`) is wired in its place.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NeutralClassifier;
-
-impl ReplyClassifier for NeutralClassifier {
-    fn classify(&self, _text: &str) -> ReplyLabel {
-        ReplyLabel::Neutral
-    }
-}
 
 /// One sync step; errors are logged and the next tick tries again.
 pub async fn pass(service: &SyncService, clock: &dyn Clock) {

@@ -53,6 +53,9 @@ pub struct Wiring {
     /// The public unsubscribe link's service, once tokens are given
     /// ([`Wiring::with_unsubscribe_tokens`]); `/u/{token}` is served only then.
     pub unsubscribe: Option<UnsubscribeService>,
+    /// The unibox, once a mail sender is given ([`Wiring::with_unibox`]); its endpoints are
+    /// served only then.
+    pub unibox: Option<reachkit_core::unibox::UniboxService>,
     secrets: Arc<dyn SecretBox>,
     clock: Arc<dyn Clock>,
 }
@@ -112,6 +115,7 @@ impl Wiring {
             ),
             sequences: SequenceService::new(sequence_repo, Arc::clone(&clock)),
             unsubscribe: None,
+            unibox: None,
             clock,
             db,
         }
@@ -124,6 +128,20 @@ impl Wiring {
         self.unsubscribe = Some(UnsubscribeService::new(
             Arc::new(PgUnsubscribeRepository::new(self.db.clone())),
             tokens,
+            Arc::clone(&self.clock),
+        ));
+        self
+    }
+
+    /// Serves the unibox, sending its emails through `sender` (the SMTP adapter).
+    #[must_use]
+    pub fn with_unibox(mut self, sender: Arc<dyn MailSender>) -> Self {
+        self.unibox = Some(reachkit_core::unibox::UniboxService::new(
+            Arc::new(reachkit_postgres::PgConversationRepository::new(
+                self.db.clone(),
+            )),
+            sender,
+            Arc::clone(&self.secrets),
             Arc::clone(&self.clock),
         ));
         self
@@ -225,4 +243,32 @@ impl Wiring {
             sequences: self.sequences.clone(),
         }
     }
+}
+
+/// The reply classifier the settings ask for: the remote one (with the built-in rules as its
+/// fallback) when `classifier.base_url` is set, else the built-in rules alone.
+///
+/// # Errors
+/// When `classifier.base_url` is not an http(s) URL.
+pub fn reply_classifier(
+    settings: &crate::settings::ClassifierSettings,
+) -> anyhow::Result<Arc<dyn reachkit_core::classifier::AsyncReplyClassifier>> {
+    use reachkit_mail::reply::RuleClassifier;
+    use reachkit_mail::reply::llm::{LlmClassifier, LlmSettings};
+    let Some(base_url) = settings.enabled_url() else {
+        return Ok(Arc::new(RuleClassifier));
+    };
+    let classifier = LlmClassifier::new(
+        LlmSettings {
+            base_url: base_url.to_owned(),
+            model: settings.model.trim().to_owned(),
+            api_key: reachkit_core::secrets::Password::new(
+                settings.api_key.clone().unwrap_or_default(),
+            ),
+            timeout: std::time::Duration::from_secs(settings.timeout_seconds.max(1)),
+        },
+        Arc::new(RuleClassifier),
+    )
+    .map_err(|e| anyhow::anyhow!("classifier.base_url: {e}"))?;
+    Ok(Arc::new(classifier))
 }

@@ -341,6 +341,37 @@ fn instant(at: OffsetDateTime) -> jiff::Timestamp {
     jiff::Timestamp::from_second(at.unix_timestamp()).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
+/// The SMTP login of an inbox: its settings with the sealed password opened (no password when
+/// none is stored). Shared by the engine and the unibox, so both read credentials the same way.
+///
+/// # Errors
+/// A reason (never the password) when the stored password cannot be opened or is not text.
+pub fn smtp_login(secrets: &dyn SecretBox, inbox: &SendInbox) -> Result<ServerLogin, String> {
+    let password = match &inbox.smtp_password {
+        None => Password::default(),
+        Some(sealed) => {
+            let clear = secrets
+                .open(sealed, &password_aad(inbox.id, PasswordField::Smtp))
+                .map_err(|_| {
+                    "SMTP: the stored password cannot be decrypted (was secrets.key \
+                     changed?); set the password again"
+                        .to_owned()
+                })?;
+            Password::new(
+                String::from_utf8(clear)
+                    .map_err(|_| "SMTP: the stored password is not text".to_owned())?,
+            )
+        }
+    };
+    Ok(ServerLogin {
+        host: inbox.smtp.host.clone(),
+        port: inbox.smtp.port,
+        security: inbox.smtp.security,
+        username: inbox.smtp.username.clone(),
+        password,
+    })
+}
+
 /// Plans, sends and records.
 #[derive(Clone)]
 pub struct SendingService {
@@ -481,30 +512,7 @@ impl SendingService {
     }
 
     fn login(&self, inbox: &SendInbox) -> Result<ServerLogin, String> {
-        let password = match &inbox.smtp_password {
-            None => Password::default(),
-            Some(sealed) => {
-                let clear = self
-                    .secrets
-                    .open(sealed, &password_aad(inbox.id, PasswordField::Smtp))
-                    .map_err(|_| {
-                        "SMTP: the stored password cannot be decrypted (was secrets.key \
-                         changed?); set the password again"
-                            .to_owned()
-                    })?;
-                Password::new(
-                    String::from_utf8(clear)
-                        .map_err(|_| "SMTP: the stored password is not text".to_owned())?,
-                )
-            }
-        };
-        Ok(ServerLogin {
-            host: inbox.smtp.host.clone(),
-            port: inbox.smtp.port,
-            security: inbox.smtp.security,
-            username: inbox.smtp.username.clone(),
-            password,
-        })
+        smtp_login(self.secrets.as_ref(), inbox)
     }
 
     fn temporary(&self, send: &ClaimedSend, reply: String, at: OffsetDateTime) -> Outcome {

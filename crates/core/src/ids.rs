@@ -95,3 +95,15 @@ id_type!(
     /// One email of the send queue: a (lead, step) pair (a row of `sends`).
     SendId
 );
+id_type!(
+    /// A unibox conversation (a row of `conversations`).
+    ConversationId
+);
+id_type!(
+    /// An email of a conversation (a row of `messages`).
+    MessageId
+);
+id_type!(
+    /// An attachment of a conversation's email (a row of `attachments`).
+    AttachmentId
+);

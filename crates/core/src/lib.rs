@@ -7,6 +7,7 @@
 pub mod api_keys;
 pub mod blocklist;
 pub mod campaigns;
+pub mod classifier;
 pub mod clock;
 pub mod connection_check;
 pub mod engine;
@@ -20,6 +21,7 @@ pub mod secrets;
 pub mod sending;
 pub mod sequences;
 pub mod sync;
+pub mod unibox;
 pub mod unsubscribe;
 pub mod workspaces;
 

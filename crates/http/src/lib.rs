@@ -13,6 +13,7 @@ pub mod extract;
 mod inboxes;
 mod leads;
 pub mod request_log;
+mod unibox;
 mod unsubscribe;
 
 use actix_web::http::StatusCode;
@@ -46,7 +47,7 @@ pub(crate) fn resource(path: &str) -> Resource {
     }))
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
+pub(crate) async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound("not found"))
 }
 
@@ -58,6 +59,14 @@ async fn health() -> HttpResponse {
 /// before [`configure`], whose default service answers unknown paths.
 pub fn configure_unsubscribe(service: UnsubscribeService) -> impl FnOnce(&mut web::ServiceConfig) {
     unsubscribe::configure(service)
+}
+
+/// Mounts the unibox endpoints (`/api/v1/unibox/...`) over their service. Configure it before
+/// [`configure`], whose `/api/v1` scope would otherwise take these paths.
+pub fn configure_unibox(
+    service: reachkit_core::unibox::UniboxService,
+) -> impl FnOnce(&mut web::ServiceConfig) {
+    unibox::configure(service)
 }
 
 /// Mounts the whole API: `/api/v1/...`, `/health`, and the envelope for unknown paths.

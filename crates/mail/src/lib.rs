@@ -19,6 +19,7 @@ pub mod check;
 pub mod imap;
 pub mod inbound;
 pub mod mx;
+pub mod reply;
 pub mod smtp;
 
 pub use inbound::{

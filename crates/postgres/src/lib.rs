@@ -18,6 +18,7 @@ mod pool;
 mod schema;
 mod sequences;
 mod sync;
+mod unibox;
 mod unsubscribe;
 mod workspaces;
 
@@ -32,5 +33,6 @@ pub use migrate::{MigrationError, run_migrations};
 pub use pool::{Db, PoolSettings};
 pub use sequences::PgSequenceRepository;
 pub use sync::PgSyncStore;
+pub use unibox::PgConversationRepository;
 pub use unsubscribe::PgUnsubscribeRepository;
 pub use workspaces::PgWorkspaceRepository;

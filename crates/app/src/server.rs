@@ -121,24 +121,22 @@ impl Workers {
         );
         tracing::info!(owner = %sending.owner(), "sending engine started");
         let sync = tokio::spawn(sync_loop(
-            wiring.sync_with_clock(
-                Arc::new(ImapReader::new(settings.imap())),
-                Arc::new(MailAnalyzer),
-                // The built-in offline classifier. Sync takes the synchronous port, so the
-                // optional LLM adapter (classifier.*) is not used here yet (see docs/API.md).
-                Arc::new(reachkit_mail::reply::RuleClassifier),
-                settings.sync(),
-                Arc::clone(&clock),
-            )
-            .with_warmup(wiring.warmup_receiver(settings.warmup().reply_share_percent)),
+            wiring
+                .sync_with_clock(
+                    Arc::new(ImapReader::new(settings.imap())),
+                    Arc::new(MailAnalyzer),
+                    // The built-in offline classifier. Sync takes the synchronous port, so the
+                    // optional LLM adapter (classifier.*) is not used here yet (see docs/API.md).
+                    Arc::new(reachkit_mail::reply::RuleClassifier),
+                    settings.sync(),
+                    Arc::clone(&clock),
+                )
+                .with_warmup(wiring.warmup_receiver(settings.warmup().reply_share_percent)),
             Arc::clone(&clock),
             stopped.clone(),
         ));
-        let warmup = wiring.warmup_with_clock(
-            mail_sender(settings),
-            settings.warmup(),
-            Arc::clone(&clock),
-        );
+        let warmup =
+            wiring.warmup_with_clock(mail_sender(settings), settings.warmup(), Arc::clone(&clock));
         tracing::info!(owner = %warmup.owner(), "warmup worker started");
         let warmup = tokio::spawn(warmup_loop(warmup, Arc::clone(&clock), stopped.clone()));
         let send = tokio::spawn(sending_loop(

@@ -290,7 +290,11 @@ async fn warming_inboxes_exchange_mail_rescue_it_from_junk_and_report_true_stats
             }
         }
     }
-    assert_eq!(held.len(), 6, "every warmup email is in its recipient's INBOX");
+    assert_eq!(
+        held.len(),
+        6,
+        "every warmup email is in its recipient's INBOX"
+    );
 
     let erin = stack.user("erin").expect("erin").address.clone();
     let dave = stack.user("dave").expect("dave").address.clone();
@@ -307,7 +311,12 @@ async fn warming_inboxes_exchange_mail_rescue_it_from_junk_and_report_true_stats
         assert_eq!(int(&s["sent"]), sent, "{name}: {s}");
         assert_eq!(int(&s["received"]), received, "{name}: {s}");
         assert_eq!(int(&s["ramp_up_progress"]), 20, "{name}: {s}");
-        let today = s["daily"].as_array().expect("daily").last().expect("today").clone();
+        let today = s["daily"]
+            .as_array()
+            .expect("daily")
+            .last()
+            .expect("today")
+            .clone();
         assert_eq!(int(&today["sent"]), sent, "{name}: {s}");
         match name {
             "dave" => assert_eq!(int(&s["saved_from_spam"]), junked, "{s}"),
@@ -325,13 +334,8 @@ async fn warming_inboxes_exchange_mail_rescue_it_from_junk_and_report_true_stats
     }
 
     // Warmup mail never reaches the unibox.
-    let (status, conversations) = request(
-        "GET",
-        &format!("{api}/unibox/conversations"),
-        &key,
-        None,
-    )
-    .await;
+    let (status, conversations) =
+        request("GET", &format!("{api}/unibox/conversations"), &key, None).await;
     assert_eq!(status, 200, "{conversations}");
     assert_eq!(conversations["data"], json!([]), "{conversations}");
     drop(server);

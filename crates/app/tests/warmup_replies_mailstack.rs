@@ -196,7 +196,10 @@ async fn received_warmup_emails_are_answered_in_their_thread_once_and_never_reac
     assert_eq!(warmup.send_due(clock.now()).await.expect("warmup").sent, 0);
     let firsts = sent(&db).await;
     for s in &firsts {
-        let u = users.iter().find(|u| u.address == s.recipient).expect("user");
+        let u = users
+            .iter()
+            .find(|u| u.address == s.recipient)
+            .expect("user");
         stack
             .wait_for_message(&u.address, &u.password, "INBOX", &s.token, DELIVERY)
             .await
@@ -227,7 +230,9 @@ async fn received_warmup_emails_are_answered_in_their_thread_once_and_never_reac
             Some(format!("<{original}>").as_str())
         );
         assert!(
-            header(&raw, "Subject").expect("subject").starts_with("Re: "),
+            header(&raw, "Subject")
+                .expect("subject")
+                .starts_with("Re: "),
             "{}",
             String::from_utf8_lossy(&raw)
         );

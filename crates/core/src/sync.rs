@@ -575,10 +575,8 @@ impl SyncService {
         in_spam: bool,
         fetched: &[&FetchedMessage],
     ) -> Result<Vec<InboundItem>, SyncError> {
-        let items: Vec<(u32, InboundItem)> = fetched
-            .iter()
-            .map(|m| (m.uid, self.item(&m.raw)))
-            .collect();
+        let items: Vec<(u32, InboundItem)> =
+            fetched.iter().map(|m| (m.uid, self.item(&m.raw))).collect();
         let Some(receiver) = &self.warmup else {
             return Ok(items.into_iter().map(|(_, i)| i).collect());
         };

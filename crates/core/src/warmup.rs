@@ -226,8 +226,12 @@ pub trait WarmupStore: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError`].
-    async fn counts(&self, inbox: InboxId, from: Date, to: Date)
-    -> Result<WarmupCounts, StoreError>;
+    async fn counts(
+        &self,
+        inbox: InboxId,
+        from: Date,
+        to: Date,
+    ) -> Result<WarmupCounts, StoreError>;
 }
 
 /// What a warmup step did.
@@ -289,10 +293,12 @@ impl std::fmt::Debug for WarmupService {
     }
 }
 
-enum Sent {
+enum Outcome {
     /// Nothing to send now (quota reached, nobody to send to, lease lost).
     Nothing,
-    Sent { reply: bool },
+    Sent {
+        reply: bool,
+    },
     Failed,
 }
 
@@ -343,20 +349,18 @@ impl WarmupService {
         for s in senders {
             report.inboxes += 1;
             let today = utc_day(now);
-            let quota = warmup::daily_target(
-                ramp_day(Some(s.started_on), today),
-                s.daily_warmup_limit,
-            );
+            let quota =
+                warmup::daily_target(ramp_day(Some(s.started_on), today), s.daily_warmup_limit);
             let mut used = s.sent_today;
             if used < quota {
                 match self.send_one(&s, &pool).await {
-                    Ok(Sent::Nothing) => {}
-                    Ok(Sent::Sent { reply }) => {
+                    Ok(Outcome::Nothing) => {}
+                    Ok(Outcome::Sent { reply }) => {
                         used += 1;
                         report.sent += 1;
                         report.replies += u64::from(reply);
                     }
-                    Ok(Sent::Failed) => {
+                    Ok(Outcome::Failed) => {
                         used += 1;
                         report.failed += 1;
                     }
@@ -374,13 +378,17 @@ impl WarmupService {
                 self.settings.spread_over_day,
             );
             self.store
-                .release(&self.owner, s.inbox.id, at + Duration::seconds(i64::from(gap)))
+                .release(
+                    &self.owner,
+                    s.inbox.id,
+                    at + Duration::seconds(i64::from(gap)),
+                )
                 .await?;
         }
         Ok(report)
     }
 
-    async fn send_one(&self, s: &WarmupSender, pool: &[PoolInbox]) -> Result<Sent, StoreError> {
+    async fn send_one(&self, s: &WarmupSender, pool: &[PoolInbox]) -> Result<Outcome, StoreError> {
         let me = &s.inbox;
         let sender_name = full_name(&me.first_name, &me.last_name);
         let token = Uuid::new_v4().simple().to_string();
@@ -388,18 +396,14 @@ impl WarmupService {
         let message_id = format!("{}@{}", Uuid::new_v4().simple(), domain_of(&me.email));
         let (to, content, reply_to) = match self.store.due_reply(me.id).await? {
             Some(task) => {
-                let content = warmup::compose_reply(
-                    &token,
-                    &task.subject,
-                    &task.to.first_name,
-                    &sender_name,
-                );
+                let content =
+                    warmup::compose_reply(&token, &task.subject, &task.to.first_name, &sender_name);
                 (task.to.clone(), content, Some(task))
             }
             None => {
                 let others: Vec<&PoolInbox> = pool.iter().filter(|p| p.id != me.id).collect();
                 let Some(i) = warmup::recipient_index(s.sends_total, others.len()) else {
-                    return Ok(Sent::Nothing);
+                    return Ok(Outcome::Nothing);
                 };
                 let to = others[i].clone();
                 let content = warmup::compose(&token, &to.first_name, &sender_name);
@@ -419,7 +423,7 @@ impl WarmupService {
             now,
         };
         if !self.store.begin_send(&self.owner, &intent).await? {
-            return Ok(Sent::Nothing);
+            return Ok(Outcome::Nothing);
         }
         let email = OutgoingEmail {
             message_id,
@@ -447,11 +451,11 @@ impl WarmupService {
         let sent = self.deliver(me, &email).await;
         self.store.finish_send(id, sent, self.clock.now()).await?;
         Ok(if sent {
-            Sent::Sent {
+            Outcome::Sent {
                 reply: reply_to.is_some(),
             }
         } else {
-            Sent::Failed
+            Outcome::Failed
         })
     }
 

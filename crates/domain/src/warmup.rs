@@ -212,7 +212,9 @@ mod tests {
     fn the_reply_share_is_stable_and_close_to_the_setting() {
         assert!((0..200).all(|i| !wants_reply(&format!("t{i}"), 0)));
         assert!((0..200).all(|i| wants_reply(&format!("t{i}"), 100)));
-        let picked = (0..1000).filter(|i| wants_reply(&format!("t{i}"), 30)).count();
+        let picked = (0..1000)
+            .filter(|i| wants_reply(&format!("t{i}"), 30))
+            .count();
         assert!((230..=370).contains(&picked), "{picked}");
         assert_eq!(wants_reply("abc", 30), wants_reply("abc", 30));
     }
@@ -242,8 +244,14 @@ mod tests {
 
     #[test]
     fn replies_keep_the_subject_with_one_re() {
-        assert_eq!(compose_reply("t", "Lunch", "Ann", "Bo").subject, "Re: Lunch");
-        assert_eq!(compose_reply("t", "RE: Lunch", "Ann", "Bo").subject, "RE: Lunch");
+        assert_eq!(
+            compose_reply("t", "Lunch", "Ann", "Bo").subject,
+            "Re: Lunch"
+        );
+        assert_eq!(
+            compose_reply("t", "RE: Lunch", "Ann", "Bo").subject,
+            "RE: Lunch"
+        );
         assert!(compose_reply("t", "Lunch", "Ann", "Bo").text.contains("Bo"));
     }
 

@@ -14,8 +14,8 @@ use reachkit_core::engine::SendInbox;
 use reachkit_core::ids::{InboxId, WorkspaceId};
 use reachkit_core::inboxes::{Security, ServerSettings};
 use reachkit_core::warmup::{
-    PoolInbox, ReplyTask, WarmupCounts, WarmupDayCounts, WarmupIntent, WarmupReceipt,
-    WarmupSender, WarmupStore, utc_day,
+    PoolInbox, ReplyTask, WarmupCounts, WarmupDayCounts, WarmupIntent, WarmupReceipt, WarmupSender,
+    WarmupStore, utc_day,
 };
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;

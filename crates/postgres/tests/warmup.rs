@@ -151,10 +151,7 @@ async fn one_process_at_a_time_sends_for_an_inbox_and_the_next_send_waits_for_it
     let a = warming(&db, ws, "a@one.test").await;
     let first = PgWarmupStore::new(db.db.clone());
     let second = PgWarmupStore::new(db.db.clone());
-    let (x, y) = tokio::join!(
-        claim_all(&first, "one", T0),
-        claim_all(&second, "two", T0)
-    );
+    let (x, y) = tokio::join!(claim_all(&first, "one", T0), claim_all(&second, "two", T0));
     assert_eq!(x.len() + y.len(), 1, "{x:?} {y:?}");
     // The lease holder only: another owner's release changes nothing.
     let (holder, other) = if x.is_empty() {
@@ -162,16 +159,17 @@ async fn one_process_at_a_time_sends_for_an_inbox_and_the_next_send_waits_for_it
     } else {
         ("one", "two")
     };
-    store
-        .release(other, a, T0)
-        .await
-        .expect("release");
+    store.release(other, a, T0).await.expect("release");
     assert!(claim_all(&store, "three", T0).await.is_empty());
     store
         .release(holder, a, T0 + Duration::seconds(30))
         .await
         .expect("release");
-    assert!(claim_all(&store, "three", T0 + Duration::seconds(29)).await.is_empty());
+    assert!(
+        claim_all(&store, "three", T0 + Duration::seconds(29))
+            .await
+            .is_empty()
+    );
     assert_eq!(
         claim_all(&store, "three", T0 + Duration::seconds(30)).await,
         vec![a]
@@ -196,10 +194,23 @@ async fn turning_warming_off_refuses_the_send_and_takes_the_inbox_out_of_the_poo
         &format!("UPDATE inboxes SET is_warming = false WHERE id = '{a}'"),
     )
     .await;
-    assert!(!store.begin_send("me", &intent(a, b, "t1", None)).await.expect("begin"));
+    assert!(
+        !store
+            .begin_send("me", &intent(a, b, "t1", None))
+            .await
+            .expect("begin")
+    );
     // Not the lease holder: refused too.
-    assert!(!store.begin_send("other", &intent(b, a, "t2", None)).await.expect("begin"));
-    assert_eq!(count(&db, "SELECT count(*) AS n FROM warmup_messages").await, 0);
+    assert!(
+        !store
+            .begin_send("other", &intent(b, a, "t2", None))
+            .await
+            .expect("begin")
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) AS n FROM warmup_messages").await,
+        0
+    );
     store.release("me", a, T0).await.expect("release");
     store.release("me", b, T0).await.expect("release");
     assert_eq!(claim_all(&store, "me", T0).await, vec![b]);
@@ -219,7 +230,10 @@ async fn receipts_are_idempotent_and_the_stats_count_the_rows() {
     // A refused send never counts.
     let failed = intent(erin, dave, "e3", None);
     assert!(store.begin_send("me", &failed).await.expect("begin"));
-    store.finish_send(failed.id, false, T0).await.expect("finish");
+    store
+        .finish_send(failed.id, false, T0)
+        .await
+        .expect("finish");
 
     assert_eq!(
         store
@@ -279,7 +293,10 @@ async fn receipts_are_idempotent_and_the_stats_count_the_rows() {
     let to = date!(2026 - 11 - 30);
     let e = store.counts(erin, from, to).await.expect("counts");
     assert_eq!(e.daily.len(), 1);
-    assert_eq!((e.daily[0].date, e.daily[0].sent, e.daily[0].spam), (to, 2, 1));
+    assert_eq!(
+        (e.daily[0].date, e.daily[0].sent, e.daily[0].spam),
+        (to, 2, 1)
+    );
     assert_eq!((e.received, e.saved_from_spam), (0, 0));
     assert_eq!(e.started_on, Some(to));
     let d = store.counts(dave, from, to).await.expect("counts");
@@ -303,7 +320,9 @@ async fn receipts_are_idempotent_and_the_stats_count_the_rows() {
     assert_eq!(
         count(
             &db,
-            &format!("SELECT campaign_sends::bigint AS n FROM inbox_usage WHERE inbox_id = '{erin}'")
+            &format!(
+                "SELECT campaign_sends::bigint AS n FROM inbox_usage WHERE inbox_id = '{erin}'"
+            )
         )
         .await,
         0

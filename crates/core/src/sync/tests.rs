@@ -24,8 +24,11 @@ struct FakeReader {
     fail: Option<ReadError>,
     fetches: Arc<Mutex<Vec<(String, u32)>>>,
     logins: Arc<Mutex<Vec<String>>>,
-    settled: Arc<Mutex<Vec<(String, Vec<u32>, bool)>>>,
+    settled: Settled,
 }
+
+/// (folder, uids, moved to INBOX) per `settle_warmup` call.
+type Settled = Arc<Mutex<Vec<(String, Vec<u32>, bool)>>>;
 
 struct FakeSession {
     reader: FakeReader,
@@ -84,11 +87,11 @@ impl MailboxSession for FakeSession {
         uids: &[u32],
         move_to_inbox: bool,
     ) -> Result<(), ReadError> {
-        self.reader
-            .settled
-            .lock()
-            .expect("lock")
-            .push((folder.to_owned(), uids.to_vec(), move_to_inbox));
+        self.reader.settled.lock().expect("lock").push((
+            folder.to_owned(),
+            uids.to_vec(),
+            move_to_inbox,
+        ));
         Ok(())
     }
     async fn close(self: Box<Self>) {}
@@ -393,13 +396,9 @@ fn the_dedupe_key_is_the_message_id_else_the_digest_and_answered_ids_put_in_repl
     assert_eq!(m.key(), "sha256:00");
 }
 
-fn warmup_receiver(
-    known: &'static [&'static str],
-    share: u8,
-) -> (
-    WarmupReceiver,
-    Arc<Mutex<Vec<(Vec<crate::warmup::WarmupReceipt>, OffsetDateTime)>>>,
-) {
+type Recorded = Arc<Mutex<Vec<(Vec<crate::warmup::WarmupReceipt>, OffsetDateTime)>>>;
+
+fn warmup_receiver(known: &'static [&'static str], share: u8) -> (WarmupReceiver, Recorded) {
     let mut store = crate::warmup::MockWarmupStore::new();
     store.expect_known_tokens().returning(move |_, tokens| {
         Ok(tokens
@@ -408,8 +407,7 @@ fn warmup_receiver(
             .cloned()
             .collect())
     });
-    let recorded: Arc<Mutex<Vec<(Vec<crate::warmup::WarmupReceipt>, OffsetDateTime)>>> =
-        Arc::default();
+    let recorded: Recorded = Arc::default();
     let r = recorded.clone();
     store
         .expect_record_received()

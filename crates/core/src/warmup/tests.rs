@@ -3,7 +3,7 @@ use std::sync::Mutex;
 use time::macros::{date, datetime};
 
 use super::*;
-use crate::inboxes::{ServerSettings, Security};
+use crate::inboxes::{Security, ServerSettings};
 use crate::secrets::MockSecretBox;
 use crate::sending::{MailSession, MockMailSender, SendError};
 
@@ -135,7 +135,11 @@ fn store(
     (store, intents, finished, releases)
 }
 
-fn service(store: MockWarmupStore, sender: MockMailSender, settings: WarmupSettings) -> WarmupService {
+fn service(
+    store: MockWarmupStore,
+    sender: MockMailSender,
+    settings: WarmupSettings,
+) -> WarmupService {
     WarmupService::new(
         Arc::new(store),
         Arc::new(sender),
@@ -161,12 +165,8 @@ async fn a_due_inbox_sends_one_marked_plain_email_to_the_next_inbox_of_the_rotat
     let dave = pool_inbox("dave@reachkit.test", "Dave");
     let pool = vec![carol.clone(), me.clone(), dave.clone()];
     // Day 2 of warming: a target of 4, 1 already sent today, 3 sent in all.
-    let (store, intents, finished, releases) = store(
-        warming(&me, 3, 1, date!(2026 - 11 - 29)),
-        pool,
-        None,
-        true,
-    );
+    let (store, intents, finished, releases) =
+        store(warming(&me, 3, 1, date!(2026 - 11 - 29)), pool, None, true);
     let outbox: Outbox = Arc::default();
     let report = service(store, sender_mock(&outbox, false), settings())
         .send_due(NOW)

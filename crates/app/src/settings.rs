@@ -785,6 +785,16 @@ mod tests {
                 "engine.retry_base_seconds",
             ),
             ("REACHKIT__ENGINE__MIN_GAP_SECONDS", "-1", "min_gap_seconds"),
+            (
+                "REACHKIT__WARMUP__REPLY_SHARE_PERCENT",
+                "101",
+                "warmup.reply_share_percent",
+            ),
+            (
+                "REACHKIT__WARMUP__LEASE_SECONDS",
+                "5",
+                "warmup.lease_seconds",
+            ),
         ];
         for (key, value, named) in cases {
             let err = Settings::load(None, &FakeEnv::new(&[(key, value)]))
@@ -792,6 +802,33 @@ mod tests {
                 .unwrap_or_else(|| panic!("{key}={value} was accepted"));
             assert!(err.to_string().contains(named), "{key}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn warmup_is_on_by_default_spread_over_the_day_and_tests_can_set_a_short_interval() {
+        let s = Settings::load(None, &FakeEnv::new(&[]))
+            .expect("load")
+            .warmup();
+        assert!(s.enabled && s.spread_over_day);
+        assert_eq!(
+            (
+                s.min_interval_seconds,
+                s.reply_share_percent,
+                s.lease_seconds
+            ),
+            (900, 30, 300)
+        );
+        let env = FakeEnv::new(&[
+            ("REACHKIT__WARMUP__MIN_INTERVAL_SECONDS", "2"),
+            ("REACHKIT__WARMUP__SPREAD_OVER_DAY", "false"),
+            ("REACHKIT__WARMUP__REPLY_SHARE_PERCENT", "100"),
+            ("REACHKIT__WARMUP__ENABLED", "false"),
+        ]);
+        let loaded = Settings::load(None, &env).expect("load");
+        assert!(loaded.unknown_keys.is_empty(), "{:?}", loaded.unknown_keys);
+        let s = loaded.warmup();
+        assert!(!s.enabled && !s.spread_over_day);
+        assert_eq!((s.min_interval_seconds, s.reply_share_percent), (2, 100));
     }
 
     #[test]

@@ -106,6 +106,8 @@ pub trait MailboxSession: Send {
 
     /// Marks the messages `uids` of `folder` `\Seen` and, with `move_to_inbox`, moves them to
     /// INBOX (the folder is opened read-write for this; fetching from it goes on as before).
+    /// Only warmup emails are ever changed (docs/WARMUP.md). A session that cannot change
+    /// mailboxes keeps this default, which refuses.
     ///
     /// # Errors
     /// [`ReadError`].
@@ -114,7 +116,12 @@ pub trait MailboxSession: Send {
         folder: &str,
         uids: &[u32],
         move_to_inbox: bool,
-    ) -> Result<(), ReadError>;
+    ) -> Result<(), ReadError> {
+        let _ = (folder, uids, move_to_inbox);
+        Err(ReadError::Protocol(
+            "this mailbox session cannot mark or move warmup emails".to_owned(),
+        ))
+    }
 
     /// Logs out (errors ignored).
     async fn close(self: Box<Self>);

@@ -264,11 +264,24 @@ impl MailboxSession for ImapSession {
                 .try_collect()
                 .await
                 .map_err(|e| protocol(&e))?;
-            if move_to_inbox {
+            if move_to_inbox && self.session.uid_mv(&set, "INBOX").await.is_err() {
+                // No MOVE (RFC 6851): COPY, flag the originals \Deleted and expunge them
+                // (UIDPLUS: only these; without it they stay flagged for the client to purge).
                 self.session
-                    .uid_mv(&set, "INBOX")
+                    .uid_copy(&set, "INBOX")
                     .await
                     .map_err(|e| protocol(&e))?;
+                let _: Vec<_> = self
+                    .session
+                    .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                    .await
+                    .map_err(|e| protocol(&e))?
+                    .try_collect()
+                    .await
+                    .map_err(|e| protocol(&e))?;
+                if let Ok(stream) = self.session.uid_expunge(&set).await {
+                    let _: Result<Vec<_>, _> = stream.try_collect().await;
+                }
             }
             Ok(())
         })

@@ -11,6 +11,7 @@ pub mod server;
 pub mod settings;
 pub mod sync;
 pub mod telemetry;
+pub mod warmup;
 pub mod wiring;
 
 use std::sync::Arc;

@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use crate::engine::sending_loop;
 use crate::settings::Settings;
 use crate::sync::sync_loop;
+use crate::warmup::warmup_loop;
 use crate::wiring::Wiring;
 
 /// How often ESP detection looks for leads whose provider is unknown.
@@ -88,8 +89,8 @@ fn mail_sender(settings: &Settings) -> Arc<dyn MailSender> {
     }))
 }
 
-/// The background workers: the connection check, ESP detection, the inbox sync and the sending
-/// engine.
+/// The background workers: the connection check, ESP detection, the inbox sync, warmup and the
+/// sending engine.
 struct Workers {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -120,18 +121,24 @@ impl Workers {
         );
         tracing::info!(owner = %sending.owner(), "sending engine started");
         let sync = tokio::spawn(sync_loop(
-            wiring.sync_with_clock(
-                Arc::new(ImapReader::new(settings.imap())),
-                Arc::new(MailAnalyzer),
-                // The built-in offline classifier. Sync takes the synchronous port, so the
-                // optional LLM adapter (classifier.*) is not used here yet (see docs/API.md).
-                Arc::new(reachkit_mail::reply::RuleClassifier),
-                settings.sync(),
-                Arc::clone(&clock),
-            ),
+            wiring
+                .sync_with_clock(
+                    Arc::new(ImapReader::new(settings.imap())),
+                    Arc::new(MailAnalyzer),
+                    // The built-in offline classifier. Sync takes the synchronous port, so the
+                    // optional LLM adapter (classifier.*) is not used here yet (see docs/API.md).
+                    Arc::new(reachkit_mail::reply::RuleClassifier),
+                    settings.sync(),
+                    Arc::clone(&clock),
+                )
+                .with_warmup(wiring.warmup_receiver(settings.warmup().reply_share_percent)),
             Arc::clone(&clock),
             stopped.clone(),
         ));
+        let warmup =
+            wiring.warmup_with_clock(mail_sender(settings), settings.warmup(), Arc::clone(&clock));
+        tracing::info!(owner = %warmup.owner(), "warmup worker started");
+        let warmup = tokio::spawn(warmup_loop(warmup, Arc::clone(&clock), stopped.clone()));
         let send = tokio::spawn(sending_loop(
             sending,
             clock,
@@ -140,7 +147,7 @@ impl Workers {
         ));
         Ok(Self {
             stop,
-            tasks: vec![check, esp, sync, send],
+            tasks: vec![check, esp, sync, warmup, send],
         })
     }
 

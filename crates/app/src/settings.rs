@@ -22,6 +22,7 @@ pub struct Settings {
     #[serde(default)]
     pub dns: DnsSettings,
     pub sync: SyncSettings,
+    pub warmup: WarmupSettings,
     #[serde(default)]
     pub classifier: ClassifierSettings,
     /// Keys found in the sources that no setting uses: logged as warnings at start-up.
@@ -103,6 +104,22 @@ pub struct SyncSettings {
     /// Seconds between two syncs of one inbox (polling; IDLE is not used).
     pub poll_seconds: u32,
     /// Seconds a process keeps an inbox it is syncing before another may take it over.
+    pub lease_seconds: u32,
+}
+
+/// Warmup (docs/WARMUP.md).
+#[derive(Debug, Clone, Deserialize)]
+pub struct WarmupSettings {
+    /// Send warmup emails for the warming inboxes (received ones are recognised either way).
+    pub enabled: bool,
+    /// Least seconds between two warmup sends of one inbox.
+    pub min_interval_seconds: u32,
+    /// Spread each inbox's daily quota evenly over the rest of the UTC day (false: one send
+    /// every `min_interval_seconds` until the quota is reached).
+    pub spread_over_day: bool,
+    /// Share (0-100) of received warmup emails answered in the same thread.
+    pub reply_share_percent: u8,
+    /// Seconds a process keeps an inbox it is sending warmup for before another may take it.
     pub lease_seconds: u32,
 }
 
@@ -213,6 +230,11 @@ const KNOWN_KEYS: &[&str] = &[
     "engine.batch_size",
     "sync.poll_seconds",
     "sync.lease_seconds",
+    "warmup.enabled",
+    "warmup.min_interval_seconds",
+    "warmup.spread_over_day",
+    "warmup.reply_share_percent",
+    "warmup.lease_seconds",
     "classifier.base_url",
     "classifier.model",
     "classifier.api_key",
@@ -250,6 +272,13 @@ batch_size = 200
 [sync]
 poll_seconds = 60
 lease_seconds = 600
+
+[warmup]
+enabled = true
+min_interval_seconds = 900
+spread_over_day = true
+reply_share_percent = 30
+lease_seconds = 300
 "#;
 
 /// Why the settings could not be loaded. Each message names the setting at fault.
@@ -402,6 +431,12 @@ impl Settings {
         if self.sync.lease_seconds < 30 {
             return invalid("sync.lease_seconds", "must be at least 30");
         }
+        if self.warmup.reply_share_percent > 100 {
+            return invalid("warmup.reply_share_percent", "must be between 0 and 100");
+        }
+        if self.warmup.lease_seconds < 30 {
+            return invalid("warmup.lease_seconds", "must be at least 30");
+        }
         if let Some(url) = self.classifier.enabled_url() {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return invalid("classifier.base_url", "must start with http:// or https://");
@@ -442,6 +477,19 @@ impl Settings {
         reachkit_core::sync::SyncSettings {
             poll_seconds: self.sync.poll_seconds,
             lease_seconds: self.sync.lease_seconds,
+        }
+    }
+
+    /// The warmup worker's settings.
+    #[must_use]
+    pub fn warmup(&self) -> reachkit_core::warmup::WarmupSettings {
+        let w = &self.warmup;
+        reachkit_core::warmup::WarmupSettings {
+            enabled: w.enabled,
+            min_interval_seconds: w.min_interval_seconds,
+            spread_over_day: w.spread_over_day,
+            reply_share_percent: w.reply_share_percent,
+            lease_seconds: w.lease_seconds,
         }
     }
 
@@ -737,6 +785,16 @@ mod tests {
                 "engine.retry_base_seconds",
             ),
             ("REACHKIT__ENGINE__MIN_GAP_SECONDS", "-1", "min_gap_seconds"),
+            (
+                "REACHKIT__WARMUP__REPLY_SHARE_PERCENT",
+                "101",
+                "warmup.reply_share_percent",
+            ),
+            (
+                "REACHKIT__WARMUP__LEASE_SECONDS",
+                "5",
+                "warmup.lease_seconds",
+            ),
         ];
         for (key, value, named) in cases {
             let err = Settings::load(None, &FakeEnv::new(&[(key, value)]))
@@ -744,6 +802,33 @@ mod tests {
                 .unwrap_or_else(|| panic!("{key}={value} was accepted"));
             assert!(err.to_string().contains(named), "{key}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn warmup_is_on_by_default_spread_over_the_day_and_tests_can_set_a_short_interval() {
+        let s = Settings::load(None, &FakeEnv::new(&[]))
+            .expect("load")
+            .warmup();
+        assert!(s.enabled && s.spread_over_day);
+        assert_eq!(
+            (
+                s.min_interval_seconds,
+                s.reply_share_percent,
+                s.lease_seconds
+            ),
+            (900, 30, 300)
+        );
+        let env = FakeEnv::new(&[
+            ("REACHKIT__WARMUP__MIN_INTERVAL_SECONDS", "2"),
+            ("REACHKIT__WARMUP__SPREAD_OVER_DAY", "false"),
+            ("REACHKIT__WARMUP__REPLY_SHARE_PERCENT", "100"),
+            ("REACHKIT__WARMUP__ENABLED", "false"),
+        ]);
+        let loaded = Settings::load(None, &env).expect("load");
+        assert!(loaded.unknown_keys.is_empty(), "{:?}", loaded.unknown_keys);
+        let s = loaded.warmup();
+        assert!(!s.enabled && !s.spread_over_day);
+        assert_eq!((s.min_interval_seconds, s.reply_share_percent), (2, 100));
     }
 
     #[test]

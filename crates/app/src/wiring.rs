@@ -18,11 +18,12 @@ use reachkit_core::sync::{
     InboundAnalyzer, MailboxReader, ReplyClassifier, SyncService, SyncSettings,
 };
 use reachkit_core::unsubscribe::{UnsubscribeService, UnsubscribeTokens};
+use reachkit_core::warmup::{WarmupReceiver, WarmupService, WarmupSettings};
 use reachkit_core::workspaces::WorkspaceService;
 use reachkit_postgres::{
     Db, PgApiKeyRepository, PgBlocklistRepository, PgCampaignRepository, PgEspDetectionRepository,
     PgInboxRepository, PgLeadRepository, PgSendQueue, PgSequenceRepository, PgSyncStore,
-    PgUnsubscribeRepository, PgWorkspaceRepository, PoolSettings,
+    PgUnsubscribeRepository, PgWarmupStore, PgWorkspaceRepository, PoolSettings,
 };
 
 /// The secret box of commands that never touch secrets (no `secrets.key` needed): any use fails.
@@ -103,7 +104,8 @@ impl Wiring {
                 Arc::new(PgInboxRepository::new(db.clone())),
                 Arc::clone(&secrets),
                 Arc::clone(&clock),
-            ),
+            )
+            .with_warmup_store(Arc::new(PgWarmupStore::new(db.clone()))),
             leads: LeadService::new(
                 Arc::new(PgLeadRepository::new(db.clone())),
                 Arc::clone(&clock),
@@ -219,6 +221,34 @@ impl Wiring {
             clock,
             settings,
             reachkit_core::sync::fresh_owner(),
+        )
+        .with_warmup(self.warmup_receiver(WarmupSettings::default().reply_share_percent))
+    }
+
+    /// What sync uses to recognise warmup emails, answering `reply_share_percent` of them.
+    #[must_use]
+    pub fn warmup_receiver(&self, reply_share_percent: u8) -> WarmupReceiver {
+        WarmupReceiver::new(
+            Arc::new(PgWarmupStore::new(self.db.clone())),
+            reply_share_percent,
+        )
+    }
+
+    /// The warmup worker (docs/WARMUP.md).
+    #[must_use]
+    pub fn warmup_with_clock(
+        &self,
+        sender: Arc<dyn MailSender>,
+        settings: WarmupSettings,
+        clock: Arc<dyn Clock>,
+    ) -> WarmupService {
+        WarmupService::new(
+            Arc::new(PgWarmupStore::new(self.db.clone())),
+            sender,
+            Arc::clone(&self.secrets),
+            clock,
+            settings,
+            reachkit_core::warmup::fresh_owner(),
         )
     }
 

@@ -21,6 +21,7 @@ use crate::clock::Clock;
 use crate::ids::{CampaignId, InboxId, WorkspaceId};
 use crate::paging::Page;
 use crate::secrets::{Password, SecretBox, SecretError};
+use crate::warmup::{WarmupCounts, WarmupStore};
 
 /// Smallest and largest `daily_campaign_limit`.
 pub const CAMPAIGN_LIMIT_RANGE: (u32, u32) = (1, 500);
@@ -387,6 +388,7 @@ pub struct InboxService {
     repo: Arc<dyn InboxRepository>,
     secrets: Arc<dyn SecretBox>,
     clock: Arc<dyn Clock>,
+    warmup: Option<Arc<dyn WarmupStore>>,
 }
 
 impl std::fmt::Debug for InboxService {
@@ -536,7 +538,15 @@ impl InboxService {
             repo,
             secrets,
             clock,
+            warmup: None,
         }
+    }
+
+    /// Counts the warmup statistics from `store` (without one they are all zero).
+    #[must_use]
+    pub fn with_warmup_store(mut self, store: Arc<dyn WarmupStore>) -> Self {
+        self.warmup = Some(store);
+        self
     }
 
     fn seal(
@@ -749,8 +759,10 @@ impl InboxService {
     }
 
     /// Warmup statistics over the last [`WARMUP_STATS_DAYS`] UTC days, today included, oldest
-    /// first. Warmup does not send yet, so every count is zero; the scores still come from the
-    /// domain's warmup rules (health 100 when nothing was sent, ramp-up 0 before the first day).
+    /// first, counted from the recorded warmup emails (docs/WARMUP.md): `sent` and each day's
+    /// `sent`/`spam_count` by the day the inbox sent them, `received` and `saved_from_spam` by the
+    /// day its sync found them; the scores come from the domain's warmup rules (health 100 when
+    /// nothing was sent; ramp-up 0 while not warming).
     ///
     /// # Errors
     /// [`InboxError::NotFound`] or the store's failure.
@@ -761,21 +773,38 @@ impl InboxService {
     ) -> Result<WarmupStats, InboxError> {
         let detail = self.get(workspace_id, id).await?;
         let today = self.clock.now().to_offset(time::UtcOffset::UTC).date();
+        let from = today - Duration::days(WARMUP_STATS_DAYS - 1);
+        let counts = match &self.warmup {
+            Some(store) => store.counts(id, from, today).await?,
+            None => WarmupCounts::default(),
+        };
         let daily: Vec<WarmupDay> = (0..WARMUP_STATS_DAYS)
             .rev()
-            .map(|back| WarmupDay {
-                date: today - Duration::days(back),
-                sent: 0,
-                spam_count: 0,
+            .map(|back| {
+                let date = today - Duration::days(back);
+                let (sent, spam_count) = counts
+                    .daily
+                    .iter()
+                    .filter(|d| d.date == date)
+                    .fold((0, 0), |(s, p), d| (s + d.sent, p + d.spam));
+                WarmupDay {
+                    date,
+                    sent,
+                    spam_count,
+                }
             })
             .collect();
         let sent: u64 = daily.iter().map(|d| d.sent).sum();
         let spam: u64 = daily.iter().map(|d| d.spam_count).sum();
-        let warming_days = 0;
+        let warming_days = if detail.inbox.is_warming {
+            crate::warmup::ramp_day(counts.started_on, today)
+        } else {
+            0
+        };
         Ok(WarmupStats {
             sent,
-            received: 0,
-            saved_from_spam: 0,
+            received: counts.received,
+            saved_from_spam: counts.saved_from_spam,
             health_score: warmup::health_score(sent, spam),
             ramp_up_progress: warmup::ramp_up_progress(
                 warming_days,
@@ -1115,6 +1144,60 @@ mod tests {
             service.warmup_stats(ws, id).await,
             Err(InboxError::NotFound)
         ));
+    }
+
+    #[tokio::test]
+    async fn warmup_stats_are_counted_from_the_store_over_the_last_seven_days() {
+        use crate::warmup::{MockWarmupStore, WarmupDayCounts};
+        let mut repo = MockInboxRepository::new();
+        repo.expect_get().returning(|ws, _| {
+            let mut inbox = sample(ws);
+            inbox.is_warming = true;
+            Ok(Some(detail(inbox)))
+        });
+        let id = InboxId::new();
+        let mut store = MockWarmupStore::new();
+        store
+            .expect_counts()
+            .withf(move |inbox, from, to| {
+                *inbox == id && *from == date!(2026 - 11 - 24) && *to == date!(2026 - 11 - 30)
+            })
+            .returning(|_, _, _| {
+                Ok(WarmupCounts {
+                    daily: vec![
+                        WarmupDayCounts {
+                            date: date!(2026 - 11 - 30),
+                            sent: 4,
+                            spam: 1,
+                        },
+                        WarmupDayCounts {
+                            date: date!(2026 - 11 - 29),
+                            sent: 2,
+                            spam: 0,
+                        },
+                    ],
+                    received: 5,
+                    saved_from_spam: 1,
+                    started_on: Some(date!(2026 - 11 - 29)),
+                })
+            });
+        let service = InboxService::new(Arc::new(repo), Arc::new(MockSecretBox::new()), clock())
+            .with_warmup_store(Arc::new(store));
+        let stats = service
+            .warmup_stats(WorkspaceId::new(), id)
+            .await
+            .expect("stats");
+        assert_eq!(
+            (stats.sent, stats.received, stats.saved_from_spam),
+            (6, 5, 1)
+        );
+        // 1 of 6 in spam: 83; ramp day 2 of a limit of 10: target 4, 40 %.
+        assert_eq!((stats.health_score, stats.ramp_up_progress), (83, 40));
+        let days: Vec<(u64, u64)> = stats.daily.iter().map(|d| (d.sent, d.spam_count)).collect();
+        assert_eq!(
+            days,
+            [(0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (2, 0), (4, 1)]
+        );
     }
 
     #[tokio::test]

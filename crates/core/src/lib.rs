@@ -23,6 +23,7 @@ pub mod sequences;
 pub mod sync;
 pub mod unibox;
 pub mod unsubscribe;
+pub mod warmup;
 pub mod workspaces;
 
 pub use error::StoreError;

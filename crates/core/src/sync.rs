@@ -22,6 +22,7 @@ use crate::connection_check::ServerLogin;
 use crate::ids::{InboxId, WorkspaceId};
 use crate::inboxes::{PasswordField, ServerSettings, password_aad};
 use crate::secrets::{Password, SecretBox};
+use crate::warmup::{MarkedMessage, WarmupReceiver};
 
 /// Messages handed to the store per transaction.
 pub const BATCH_SIZE: usize = 50;
@@ -103,6 +104,25 @@ pub trait MailboxSession: Send {
         limit: usize,
     ) -> Result<Vec<FetchedMessage>, ReadError>;
 
+    /// Marks the messages `uids` of `folder` `\Seen` and, with `move_to_inbox`, moves them to
+    /// INBOX (the folder is opened read-write for this; fetching from it goes on as before).
+    /// Only warmup emails are ever changed (docs/WARMUP.md). A session that cannot change
+    /// mailboxes keeps this default, which refuses.
+    ///
+    /// # Errors
+    /// [`ReadError`].
+    async fn settle_warmup(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        move_to_inbox: bool,
+    ) -> Result<(), ReadError> {
+        let _ = (folder, uids, move_to_inbox);
+        Err(ReadError::Protocol(
+            "this mailbox session cannot mark or move warmup emails".to_owned(),
+        ))
+    }
+
     /// Logs out (errors ignored).
     async fn close(self: Box<Self>);
 }
@@ -171,8 +191,10 @@ pub struct InboundMessage {
     pub attachments: Vec<InboundAttachment>,
     /// Hex SHA-256 of the raw bytes (the dedupe key of a message without Message-ID).
     pub digest: String,
-    // Warmup (a later issue): the hidden warmup marker will be read here and such messages
-    // handled (marked read, moved out of spam) before any of the effects below.
+    /// The warmup marker's token (the `X-Reachkit-Warmup` header), if any: a known one makes
+    /// the message a warmup email, handled by [`crate::warmup::WarmupReceiver`] (marked read,
+    /// moved out of spam) and never given to the store's effects.
+    pub warmup: Option<String>,
 }
 
 impl InboundMessage {
@@ -346,6 +368,7 @@ pub struct SyncService {
     clock: Arc<dyn Clock>,
     settings: SyncSettings,
     owner: String,
+    warmup: Option<WarmupReceiver>,
 }
 
 impl std::fmt::Debug for SyncService {
@@ -379,7 +402,16 @@ impl SyncService {
             clock,
             settings,
             owner,
+            warmup: None,
         }
+    }
+
+    /// Recognises warmup emails (docs/WARMUP.md) with `receiver`; without one every message is
+    /// ordinary mail.
+    #[must_use]
+    pub fn with_warmup(mut self, receiver: WarmupReceiver) -> Self {
+        self.warmup = Some(receiver);
+        self
     }
 
     /// Syncs the inboxes that are due at `now`, one after the other. A failing inbox is recorded
@@ -471,7 +503,9 @@ impl SyncService {
         session: &mut dyn MailboxSession,
         total: &mut BatchReport,
     ) -> Result<(), SyncError> {
-        for folder in session.folders().await? {
+        for (index, folder) in session.folders().await?.into_iter().enumerate() {
+            // INBOX comes first; the other folder is the spam folder.
+            let in_spam = index > 0;
             let uidvalidity = session.examine(&folder).await?;
             let stored = self.store.checkpoint(inbox.id, &folder).await?;
             let mut last_uid = match stored {
@@ -488,7 +522,10 @@ impl SyncService {
                 let Some(max_uid) = fresh.iter().map(|m| m.uid).max() else {
                     break;
                 };
-                let batch = self.batch(inbox, &folder, uidvalidity, max_uid, &fresh);
+                let items = self
+                    .without_warmup(inbox, session, &folder, in_spam, &fresh)
+                    .await?;
+                let batch = self.batch(inbox, &folder, uidvalidity, max_uid, items);
                 match self.store.apply_batch(&self.owner, &batch).await? {
                     Some(r) => total.add(r),
                     // The lease was lost (we took too long): another process carries on.
@@ -503,7 +540,7 @@ impl SyncService {
             let recorded = stored.is_some_and(|c| c.uidvalidity == uidvalidity);
             if !applied && !recorded {
                 // An empty folder (or one emptied by a UIDVALIDITY change) records its checkpoint.
-                let batch = self.batch(inbox, &folder, uidvalidity, last_uid, &[]);
+                let batch = self.batch(inbox, &folder, uidvalidity, last_uid, Vec::new());
                 if self.store.apply_batch(&self.owner, &batch).await?.is_none() {
                     return Ok(());
                 }
@@ -518,7 +555,7 @@ impl SyncService {
         folder: &str,
         uidvalidity: u32,
         last_uid: u32,
-        fetched: &[&FetchedMessage],
+        items: Vec<InboundItem>,
     ) -> InboundBatch {
         InboundBatch {
             inbox_id: inbox.id,
@@ -529,9 +566,50 @@ impl SyncService {
                 uidvalidity,
                 last_uid,
             },
-            items: fetched.iter().map(|m| self.item(&m.raw)).collect(),
+            items,
             now: self.clock.now(),
         }
+    }
+
+    /// Analyses the fetched messages and takes out the warmup emails addressed to this inbox:
+    /// marked `\Seen` (and moved to INBOX from the spam folder) and recorded, BEFORE any
+    /// effect, so they never reach the store's replies, conversations or counters.
+    async fn without_warmup(
+        &self,
+        inbox: &SyncInbox,
+        session: &mut dyn MailboxSession,
+        folder: &str,
+        in_spam: bool,
+        fetched: &[&FetchedMessage],
+    ) -> Result<Vec<InboundItem>, SyncError> {
+        let items: Vec<(u32, InboundItem)> =
+            fetched.iter().map(|m| (m.uid, self.item(&m.raw))).collect();
+        let Some(receiver) = &self.warmup else {
+            return Ok(items.into_iter().map(|(_, i)| i).collect());
+        };
+        let marked: Vec<MarkedMessage> = items
+            .iter()
+            .filter_map(|(uid, i)| {
+                i.message.warmup.as_ref().map(|token| MarkedMessage {
+                    uid: *uid,
+                    token: token.clone(),
+                })
+            })
+            .collect();
+        let ours = receiver.ours(inbox.id, marked).await?;
+        if ours.is_empty() {
+            return Ok(items.into_iter().map(|(_, i)| i).collect());
+        }
+        let uids: Vec<u32> = ours.iter().map(|m| m.uid).collect();
+        session.settle_warmup(folder, &uids, in_spam).await?;
+        receiver
+            .received(inbox.id, &ours, in_spam, self.clock.now())
+            .await?;
+        Ok(items
+            .into_iter()
+            .filter(|(uid, _)| !uids.contains(uid))
+            .map(|(_, i)| i)
+            .collect())
     }
 
     fn item(&self, raw: &[u8]) -> InboundItem {

@@ -61,13 +61,25 @@ fn keys() -> MockApiKeyRepository {
     keys
 }
 
+fn inbox_service(inboxes: MockInboxRepository) -> InboxService {
+    let secrets =
+        AesGcmSecretBox::from_base64(&AesGcmSecretBox::generate_key_base64()).expect("key");
+    InboxService::new(Arc::new(inboxes), Arc::new(secrets), Arc::new(Fixed))
+}
+
 async fn call(
     inboxes: MockInboxRepository,
     leads: MockLeadRepository,
     req: test::TestRequest,
 ) -> (StatusCode, Value) {
-    let secrets =
-        AesGcmSecretBox::from_base64(&AesGcmSecretBox::generate_key_base64()).expect("key");
+    call_with(inbox_service(inboxes), leads, req).await
+}
+
+async fn call_with(
+    inboxes: InboxService,
+    leads: MockLeadRepository,
+    req: test::TestRequest,
+) -> (StatusCode, Value) {
     let services = Services {
         api_keys: ApiKeyService::new(
             Arc::new(keys()),
@@ -75,7 +87,7 @@ async fn call(
             Arc::new(Fixed),
         ),
         blocklist: BlocklistService::new(Arc::new(MockBlocklistRepository::new()), Arc::new(Fixed)),
-        inboxes: InboxService::new(Arc::new(inboxes), Arc::new(secrets), Arc::new(Fixed)),
+        inboxes,
         leads: LeadService::new(Arc::new(leads), Arc::new(Fixed)),
         campaigns: CampaignService::new(Arc::new(MockCampaignRepository::new()), Arc::new(Fixed)),
         sequences: SequenceService::new(Arc::new(MockSequenceRepository::new()), Arc::new(Fixed)),
@@ -535,6 +547,52 @@ async fn warmup_stats_have_the_documented_shape_over_seven_days() {
         json!({"date": "2026-11-24", "sent": 0, "spam_count": 0})
     );
     assert_eq!(daily[6]["date"], "2026-11-30");
+}
+
+#[actix_web::test]
+async fn warmup_stats_show_what_the_warmup_store_counted() {
+    use reachkit_core::warmup::{MockWarmupStore, WarmupCounts, WarmupDayCounts};
+    let mut repo = MockInboxRepository::new();
+    repo.expect_get().returning(|_, _| {
+        let mut i = inbox();
+        i.is_warming = true;
+        Ok(Some(detail(i)))
+    });
+    let mut store = MockWarmupStore::new();
+    store.expect_counts().returning(|_, _, to| {
+        Ok(WarmupCounts {
+            daily: vec![WarmupDayCounts {
+                date: to,
+                sent: 2,
+                spam: 1,
+            }],
+            received: 3,
+            saved_from_spam: 1,
+            started_on: Some(to),
+        })
+    });
+    let (status, body) = call_with(
+        inbox_service(repo).with_warmup_store(Arc::new(store)),
+        MockLeadRepository::new(),
+        test::TestRequest::get().uri(&format!("/api/v1/inboxes/{}/warmup/stats", InboxId::new())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let data = &body["data"];
+    assert_eq!(
+        (
+            &data["sent"],
+            &data["received"],
+            &data["saved_from_spam"],
+            &data["health_score"],
+            &data["ramp_up_progress"]
+        ),
+        (&json!(2), &json!(3), &json!(1), &json!(50), &json!(20))
+    );
+    assert_eq!(
+        data["daily"][6],
+        json!({"date": "2026-11-30", "sent": 2, "spam_count": 1})
+    );
 }
 
 #[actix_web::test]

@@ -3,7 +3,8 @@
 //!
 //! Connecting follows the connection check (`check.rs`): plain, implicit TLS or STARTTLS as the
 //! inbox says, the greeting read by hand (async-imap has no connector), LOGIN. Folders are opened
-//! with EXAMINE (read-only: sync never changes flags). Messages are fetched with
+//! with EXAMINE (read-only); only warmup emails are touched: the folder is then SELECTed to mark
+//! them `\Seen` and, from the spam folder, `UID MOVE` them to INBOX (docs/WARMUP.md). Messages are fetched with
 //! `UID FETCH n:* (UID BODY.PEEK[])` and collected before the next command.
 
 use std::time::Duration;
@@ -235,6 +236,59 @@ impl MailboxSession for ImapSession {
         .map_err(|_| ReadError::Connection("FETCH timed out".into()))?
     }
 
+    async fn settle_warmup(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        move_to_inbox: bool,
+    ) -> Result<(), ReadError> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let set = uids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        tokio::time::timeout(self.timeout, async {
+            // SELECT (read-write) the folder EXAMINE opened; fetching from it goes on as before.
+            self.session
+                .select(folder)
+                .await
+                .map_err(|e| protocol(&e))?;
+            let _: Vec<_> = self
+                .session
+                .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
+                .await
+                .map_err(|e| protocol(&e))?
+                .try_collect()
+                .await
+                .map_err(|e| protocol(&e))?;
+            if move_to_inbox && self.session.uid_mv(&set, "INBOX").await.is_err() {
+                // No MOVE (RFC 6851): COPY, flag the originals \Deleted and expunge them
+                // (UIDPLUS: only these; without it they stay flagged for the client to purge).
+                self.session
+                    .uid_copy(&set, "INBOX")
+                    .await
+                    .map_err(|e| protocol(&e))?;
+                let _: Vec<_> = self
+                    .session
+                    .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                    .await
+                    .map_err(|e| protocol(&e))?
+                    .try_collect()
+                    .await
+                    .map_err(|e| protocol(&e))?;
+                if let Ok(stream) = self.session.uid_expunge(&set).await {
+                    let _: Result<Vec<_>, _> = stream.try_collect().await;
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|_| ReadError::Connection("STORE/MOVE timed out".into()))?
+    }
+
     async fn close(mut self: Box<Self>) {
         let _ = tokio::time::timeout(self.timeout, self.session.logout()).await;
     }
@@ -288,6 +342,12 @@ impl InboundAnalyzer for MailAnalyzer {
             }
         };
         let parsed = MessageParser::default().parse(raw);
+        let warmup = parsed.as_ref().and_then(|m| {
+            m.header_raw(reachkit_core::warmup::MARKER_HEADER)
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+        });
         let (to, cc, html, date, attachments) = match &parsed {
             None => (Vec::new(), Vec::new(), String::new(), None, Vec::new()),
             Some(m) => {
@@ -340,6 +400,7 @@ impl InboundAnalyzer for MailAnalyzer {
             date,
             attachments,
             digest: hex::encode(Sha256::digest(raw)),
+            warmup,
         }
     }
 }

@@ -326,6 +326,39 @@ diesel::table! {
 }
 
 diesel::table! {
+    warmup_messages (id) {
+        id -> Uuid,
+        token -> Text,
+        message_id -> Text,
+        sender_inbox_id -> Uuid,
+        recipient_inbox_id -> Uuid,
+        subject -> Text,
+        reply_to_id -> Nullable<Uuid>,
+        status -> Text,
+        sent_day -> Date,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+        received_at -> Nullable<Timestamptz>,
+        received_day -> Nullable<Date>,
+        landed_in_spam -> Bool,
+        saved_from_spam -> Bool,
+        reply_wanted -> Bool,
+        replied_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    warmup_state (inbox_id) {
+        inbox_id -> Uuid,
+        started_on -> Nullable<Date>,
+        next_send_at -> Nullable<Timestamptz>,
+        sends_total -> Int8,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     workspaces (id) {
         id -> Uuid,
         name -> Text,
@@ -376,6 +409,7 @@ diesel::joinable!(sequences -> workspaces (workspace_id));
 diesel::joinable!(variants -> campaigns (campaign_id));
 diesel::joinable!(variants -> sequences (sequence_id));
 diesel::joinable!(variants -> workspaces (workspace_id));
+diesel::joinable!(warmup_state -> inboxes (inbox_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
@@ -399,5 +433,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sends,
     sequences,
     variants,
+    warmup_messages,
+    warmup_state,
     workspaces,
 );

@@ -231,6 +231,7 @@ fn message(kind: InboundKind, id: &str, from: &str, in_reply_to: Option<&str>) -
             content: Some(b"pdf".to_vec()),
         }],
         digest: "d".into(),
+        warmup: None,
     }
 }
 

@@ -337,6 +337,48 @@ impl MailStack {
         Ok(out)
     }
 
+    /// Like [`Self::fetch_header_fields`], with whether each message is `\Seen`.
+    ///
+    /// # Errors
+    /// When the login fails or the folder does not exist.
+    pub async fn fetch_header_fields_seen(
+        &self,
+        user: &str,
+        password: &str,
+        folder: &str,
+        fields: &str,
+    ) -> anyhow::Result<Vec<(u32, Vec<u8>, bool)>> {
+        let mut session = self.imap_session(user, password).await?;
+        let mailbox = session
+            .select(folder)
+            .await
+            .with_context(|| format!("IMAP SELECT {folder} as {user}"))?;
+        let mut out = Vec::new();
+        if mailbox.exists > 0 {
+            let fetches: Vec<_> = session
+                .fetch(
+                    "1:*",
+                    format!("(UID FLAGS BODY.PEEK[HEADER.FIELDS ({fields})])"),
+                )
+                .await
+                .context("IMAP FETCH")?
+                .try_collect()
+                .await
+                .context("IMAP FETCH")?;
+            out = fetches
+                .iter()
+                .filter_map(|f| {
+                    let seen = f
+                        .flags()
+                        .any(|flag| matches!(flag, async_imap::types::Flag::Seen));
+                    Some((f.uid?, f.header()?.to_vec(), seen))
+                })
+                .collect();
+        }
+        session.logout().await.ok();
+        Ok(out)
+    }
+
     /// Deletes the messages with these UIDs from `folder` (a test cleaning up after itself in a
     /// mailbox that other tests share).
     ///

@@ -24,7 +24,11 @@ struct FakeReader {
     fail: Option<ReadError>,
     fetches: Arc<Mutex<Vec<(String, u32)>>>,
     logins: Arc<Mutex<Vec<String>>>,
+    settled: Settled,
 }
+
+/// (folder, uids, moved to INBOX) per `settle_warmup` call.
+type Settled = Arc<Mutex<Vec<(String, Vec<u32>, bool)>>>;
 
 struct FakeSession {
     reader: FakeReader,
@@ -77,6 +81,19 @@ impl MailboxSession for FakeSession {
             .cloned()
             .collect())
     }
+    async fn settle_warmup(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        move_to_inbox: bool,
+    ) -> Result<(), ReadError> {
+        self.reader.settled.lock().expect("lock").push((
+            folder.to_owned(),
+            uids.to_vec(),
+            move_to_inbox,
+        ));
+        Ok(())
+    }
     async fn close(self: Box<Self>) {}
 }
 
@@ -95,6 +112,7 @@ fn message(kind: InboundKind, text: &str) -> InboundMessage {
         date: None,
         attachments: Vec::new(),
         digest: "00".into(),
+        warmup: None,
     }
 }
 
@@ -113,7 +131,11 @@ impl InboundAnalyzer for FakeAnalyzer {
             },
             _ => InboundKind::Other,
         };
-        message(kind, text)
+        let mut m = message(kind, text);
+        if let Some(token) = text.strip_prefix("warmup-") {
+            m.warmup = Some(token.to_owned());
+        }
+        m
     }
 }
 
@@ -372,4 +394,105 @@ fn the_dedupe_key_is_the_message_id_else_the_digest_and_answered_ids_put_in_repl
     assert_eq!(m.answered_ids(), ["b@x", "a@x"]);
     m.message_id = None;
     assert_eq!(m.key(), "sha256:00");
+}
+
+type Recorded = Arc<Mutex<Vec<(Vec<crate::warmup::WarmupReceipt>, OffsetDateTime)>>>;
+
+fn warmup_receiver(known: &'static [&'static str], share: u8) -> (WarmupReceiver, Recorded) {
+    let mut store = crate::warmup::MockWarmupStore::new();
+    store.expect_known_tokens().returning(move |_, tokens| {
+        Ok(tokens
+            .iter()
+            .filter(|t| known.contains(&t.as_str()))
+            .cloned()
+            .collect())
+    });
+    let recorded: Recorded = Arc::default();
+    let r = recorded.clone();
+    store
+        .expect_record_received()
+        .returning(move |_, receipts, now| {
+            r.lock().expect("lock").push((receipts.to_vec(), now));
+            Ok(())
+        });
+    (WarmupReceiver::new(Arc::new(store), share), recorded)
+}
+
+#[tokio::test]
+async fn warmup_emails_are_settled_recorded_and_kept_out_of_the_batches() {
+    let secrets = secrets();
+    let ibx = inbox(&secrets);
+    let mut reader = FakeReader::default();
+    reader.folders.insert(
+        "INBOX".into(),
+        (
+            7,
+            vec![
+                fetched(3, "reply:warmup-aaa"),
+                fetched(4, "reply:I am interested"),
+                // A marker nobody here sent: ordinary mail.
+                fetched(5, "reply:warmup-forged"),
+            ],
+        ),
+    );
+    reader
+        .folders
+        .insert("Junk".into(), (8, vec![fetched(2, "other:warmup-bbb")]));
+    let settled = reader.settled.clone();
+    let (store, batches, _) = store(ibx, BTreeMap::new());
+    let (receiver, recorded) = warmup_receiver(&["aaa", "bbb"], 100);
+    let service = service(store, reader, secrets).with_warmup(receiver);
+    service.sync_due(NOW).await.expect("sync");
+
+    assert_eq!(
+        *settled.lock().expect("lock"),
+        vec![
+            ("INBOX".to_owned(), vec![3], false),
+            ("Junk".to_owned(), vec![2], true),
+        ]
+    );
+    let recorded = recorded.lock().expect("lock");
+    let flags: Vec<(String, bool, bool, bool)> = recorded
+        .iter()
+        .flat_map(|(r, _)| r.iter())
+        .map(|r| (r.token.clone(), r.in_spam, r.saved, r.reply_wanted))
+        .collect();
+    assert_eq!(
+        flags,
+        vec![
+            ("aaa".to_owned(), false, false, true),
+            ("bbb".to_owned(), true, true, true),
+        ]
+    );
+    let batches = batches.lock().expect("lock");
+    let texts: Vec<&str> = batches
+        .iter()
+        .flat_map(|b| b.items.iter())
+        .map(|i| i.message.text.as_str())
+        .collect();
+    assert_eq!(texts, vec!["I am interested", "warmup-forged"]);
+    // The checkpoints still move past the warmup emails.
+    let last: Vec<(String, u32)> = batches
+        .iter()
+        .map(|b| (b.folder.clone(), b.checkpoint.last_uid))
+        .collect();
+    assert_eq!(last, vec![("INBOX".to_owned(), 5), ("Junk".to_owned(), 2)]);
+}
+
+#[tokio::test]
+async fn without_a_warmup_receiver_marked_mail_is_ordinary_mail() {
+    let secrets = secrets();
+    let ibx = inbox(&secrets);
+    let mut reader = FakeReader::default();
+    reader
+        .folders
+        .insert("INBOX".into(), (7, vec![fetched(3, "reply:warmup-aaa")]));
+    let settled = reader.settled.clone();
+    let (store, batches, _) = store(ibx, BTreeMap::new());
+    service(store, reader, secrets)
+        .sync_due(NOW)
+        .await
+        .expect("sync");
+    assert!(settled.lock().expect("lock").is_empty());
+    assert_eq!(batches.lock().expect("lock")[0].items.len(), 1);
 }

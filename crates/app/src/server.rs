@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use crate::engine::sending_loop;
 use crate::settings::Settings;
 use crate::sync::sync_loop;
-use crate::wiring::Wiring;
+use crate::wiring::{Wiring, reply_classifier};
 
 /// How often ESP detection looks for leads whose provider is unknown.
 const ESP_DETECTION_EVERY: Duration = Duration::from_secs(2);
@@ -123,9 +123,9 @@ impl Workers {
             wiring.sync_with_clock(
                 Arc::new(ImapReader::new(settings.imap())),
                 Arc::new(MailAnalyzer),
-                // The built-in offline classifier. Sync takes the synchronous port, so the
-                // optional LLM adapter (classifier.*) is not used here yet (see docs/API.md).
-                Arc::new(reachkit_mail::reply::RuleClassifier),
+                // classifier.base_url set: the remote classifier with the built-in rules as its
+                // fallback; else the built-in rules.
+                reply_classifier(&settings.classifier)?,
                 settings.sync(),
                 Arc::clone(&clock),
             ),

@@ -9,6 +9,7 @@ use std::time::Duration as StdDuration;
 
 use diesel::sql_types::{Bytea, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use reachkit_app::settings::ClassifierSettings;
 use reachkit_app::wiring::Wiring;
 use reachkit_core::clock::Clock;
 use reachkit_core::engine::{EngineSettings, SendingService};
@@ -319,4 +320,164 @@ async fn replies_bounces_and_auto_replies_read_over_imap_stop_mark_and_label_lea
     for email in [&ada, &bob, &bounced] {
         assert_eq!(count(&db, &step2(email)).await, 0, "{email}");
     }
+}
+
+/// A stub OpenAI-compatible chat-completions server on 127.0.0.1: answers the connections it
+/// accepts with `responses`, one each, in order (HTTP/1.1 with Content-Length).
+async fn chat_stub(responses: Vec<String>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind stub");
+    let url = format!("http://{}/v1", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        for response in responses {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = socket.read(&mut buf).await.expect("read");
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                let done = text.find("\r\n\r\n").is_some_and(|end| {
+                    let len = text
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(str::to_owned)
+                        })
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    request.len() >= end + 4 + len
+                });
+                if done || n == 0 {
+                    break;
+                }
+            }
+            socket.write_all(response.as_bytes()).await.expect("write");
+            socket.shutdown().await.expect("shutdown");
+        }
+    });
+    url
+}
+
+fn http_response(status: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+async fn conversation_label(db: &TestDatabase, email: &str) -> String {
+    let mut conn = AsyncPgConnection::establish(&db.url)
+        .await
+        .expect("connect");
+    let r: Str = diesel::sql_query(
+        "SELECT c.label AS s FROM conversations c JOIN leads l ON l.id = c.lead_id \
+         WHERE l.email = $1",
+    )
+    .bind::<Text, _>(email)
+    .get_result(&mut conn)
+    .await
+    .expect("conversation");
+    r.s
+}
+
+#[tokio::test]
+async fn the_configured_remote_classifier_labels_replies_read_over_imap_and_the_built_in_rules_take_over_when_it_fails()
+ {
+    let stack = stack();
+    let db = database().await;
+    let secrets = Arc::new(
+        AesGcmSecretBox::from_base64(&AesGcmSecretBox::generate_key_base64()).expect("key"),
+    );
+    let ws = workspace(&db).await;
+    let s = campaign(&db, ws, "Europe/London", 50, 3).await;
+    let inbox_id = inbox(&db, &s, &stack, &secrets, "erin", 30).await;
+    with_imap(&db, &stack, &secrets, inbox_id).await;
+    let erin = stack.user("erin").expect("erin").clone();
+    let tag = Uuid::new_v4().simple().to_string();
+    let ada = format!("ada-{tag}@prospects.test");
+    let bob = format!("bob-{tag}@prospects.test");
+    for email in [&ada, &bob] {
+        lead(&db, &s, email, NOW - Duration::hours(1)).await;
+    }
+    let clock = Arc::new(SettableClock::new(NOW));
+    let wiring = Wiring::over(db.db.clone(), clock.clone(), secrets.clone());
+    let sending = wiring.sending_with_clock(
+        Arc::new(SmtpSender::new(SmtpSettings {
+            timeout: StdDuration::from_secs(20),
+            allow_invalid_certs: true,
+            helo_host: None,
+        })),
+        UnsubscribeTokens::new(&[9; 32], "https://reach.example.com"),
+        EngineSettings {
+            min_gap_seconds: 0,
+            max_jitter_seconds: 0,
+            retry_base_seconds: 60,
+            concurrency: 2,
+            lease_seconds: 600,
+            batch_size: 50,
+        },
+        clock.clone(),
+    );
+    pass(&sending, &clock).await;
+    // Both say they are interested: the built-in rules read "interested"; the model is asked
+    // first, in UID order: Ada's answer is the model's, Bob's request fails (500).
+    for (who, email) in [("ada", &ada), ("bob", &bob)] {
+        let mid = message_id(&db, email, 1).await;
+        let reply_id = format!("{who}-reply-{tag}@prospects.test");
+        let reply = format!(
+            "From: <{email}>\r\nTo: {}\r\nSubject: Re: Hello Jane\r\nMessage-ID: <{reply_id}>\r\n\
+             In-Reply-To: <{mid}>\r\nDate: Mon, 30 Nov 2026 10:05:00 +0000\r\n\r\n\
+             Yes, we are interested.\r\n",
+            erin.address
+        );
+        stack
+            .send_inbound(email, &[&erin.address], reply.as_bytes())
+            .await
+            .expect("reply delivered");
+        stack
+            .wait_for_message(&erin.address, &erin.password, "INBOX", &reply_id, DELIVERY)
+            .await
+            .expect("delivered to erin");
+    }
+    let answer = serde_json::json!({"choices": [{"index": 0, "message": {"role": "assistant",
+        "content": "meeting_requested"}}]})
+    .to_string();
+    let url = chat_stub(vec![
+        http_response("200 OK", &answer),
+        http_response("500 Internal Server Error", "{}"),
+    ])
+    .await;
+    let classifier = reachkit_app::wiring::reply_classifier(&ClassifierSettings {
+        base_url: Some(url),
+        model: "tiny-model".to_owned(),
+        api_key: Some("sk-test".to_owned()),
+        timeout_seconds: 10,
+    })
+    .expect("classifier");
+    clock.set(NOW + Duration::minutes(10));
+    let report = wiring
+        .sync_with_clock(
+            Arc::new(ImapReader::new(ImapSettings {
+                timeout: StdDuration::from_secs(30),
+                allow_invalid_certs: true,
+            })),
+            Arc::new(MailAnalyzer),
+            classifier,
+            SyncSettings {
+                poll_seconds: 1,
+                lease_seconds: 600,
+            },
+            clock.clone(),
+        )
+        .sync_due(clock.now())
+        .await
+        .expect("sync");
+    assert_eq!(report.messages.replies, 2);
+    assert_eq!(conversation_label(&db, &ada).await, "meeting_requested");
+    assert_eq!(conversation_label(&db, &bob).await, "interested");
 }

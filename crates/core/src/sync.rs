@@ -4,7 +4,8 @@
 //! whose last sync is old enough (one process per inbox: a lease with expiry), reads the new
 //! messages of INBOX and the spam folder after each folder's checkpoint ([`MailboxReader`]),
 //! analyses each one ([`InboundAnalyzer`]: bounce, auto-reply, reply or other, with the headers
-//! and bodies), labels human replies ([`ReplyClassifier`]) and hands a batch to the store
+//! and bodies), labels human replies ([`AsyncReplyClassifier`]: the configured classifier, remote
+//! or built-in, called before and outside the store's transaction) and hands a batch to the store
 //! ([`SyncStore::apply_batch`]), which matches every message to what was sent, applies the effects
 //! (lead replied/stopped, company stop, bounce, conversation and message rows, counters, events)
 //! and moves the folder's checkpoint in ONE transaction. A message already seen (by Message-ID,
@@ -17,6 +18,7 @@ use reachkit_domain::label::ReplyLabel;
 use time::{Duration, OffsetDateTime};
 
 use crate::StoreError;
+use crate::classifier::AsyncReplyClassifier;
 use crate::clock::Clock;
 use crate::connection_check::ServerLogin;
 use crate::ids::{InboxId, WorkspaceId};
@@ -341,7 +343,7 @@ pub struct SyncService {
     store: Arc<dyn SyncStore>,
     reader: Arc<dyn MailboxReader>,
     analyzer: Arc<dyn InboundAnalyzer>,
-    classifier: Arc<dyn ReplyClassifier>,
+    classifier: Arc<dyn AsyncReplyClassifier>,
     secrets: Arc<dyn SecretBox>,
     clock: Arc<dyn Clock>,
     settings: SyncSettings,
@@ -364,7 +366,7 @@ impl SyncService {
         store: Arc<dyn SyncStore>,
         reader: Arc<dyn MailboxReader>,
         analyzer: Arc<dyn InboundAnalyzer>,
-        classifier: Arc<dyn ReplyClassifier>,
+        classifier: Arc<dyn AsyncReplyClassifier>,
         secrets: Arc<dyn SecretBox>,
         clock: Arc<dyn Clock>,
         settings: SyncSettings,
@@ -488,7 +490,10 @@ impl SyncService {
                 let Some(max_uid) = fresh.iter().map(|m| m.uid).max() else {
                     break;
                 };
-                let batch = self.batch(inbox, &folder, uidvalidity, max_uid, &fresh);
+                // Labelled before the store's transaction: a remote classifier may take seconds.
+                let batch = self
+                    .batch(inbox, &folder, uidvalidity, max_uid, &fresh)
+                    .await;
                 match self.store.apply_batch(&self.owner, &batch).await? {
                     Some(r) => total.add(r),
                     // The lease was lost (we took too long): another process carries on.
@@ -503,7 +508,7 @@ impl SyncService {
             let recorded = stored.is_some_and(|c| c.uidvalidity == uidvalidity);
             if !applied && !recorded {
                 // An empty folder (or one emptied by a UIDVALIDITY change) records its checkpoint.
-                let batch = self.batch(inbox, &folder, uidvalidity, last_uid, &[]);
+                let batch = self.batch(inbox, &folder, uidvalidity, last_uid, &[]).await;
                 if self.store.apply_batch(&self.owner, &batch).await?.is_none() {
                     return Ok(());
                 }
@@ -512,7 +517,7 @@ impl SyncService {
         Ok(())
     }
 
-    fn batch(
+    async fn batch(
         &self,
         inbox: &SyncInbox,
         folder: &str,
@@ -520,6 +525,10 @@ impl SyncService {
         last_uid: u32,
         fetched: &[&FetchedMessage],
     ) -> InboundBatch {
+        let mut items = Vec::with_capacity(fetched.len());
+        for m in fetched {
+            items.push(self.item(&m.raw).await);
+        }
         InboundBatch {
             inbox_id: inbox.id,
             workspace_id: inbox.workspace_id,
@@ -529,15 +538,15 @@ impl SyncService {
                 uidvalidity,
                 last_uid,
             },
-            items: fetched.iter().map(|m| self.item(&m.raw)).collect(),
+            items,
             now: self.clock.now(),
         }
     }
 
-    fn item(&self, raw: &[u8]) -> InboundItem {
+    async fn item(&self, raw: &[u8]) -> InboundItem {
         let message = self.analyzer.analyze(raw);
         let label = match message.kind {
-            InboundKind::Reply => Some(self.classifier.classify(&message.text)),
+            InboundKind::Reply => Some(self.classifier.classify_reply(&message.text).await),
             InboundKind::AutoReply => Some(ReplyLabel::OutOfOffice),
             InboundKind::Bounce { .. } | InboundKind::Other => None,
         };

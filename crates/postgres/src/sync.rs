@@ -688,6 +688,23 @@ async fn add_incoming(
     Ok(updated.is_positive)
 }
 
+/// Records that `lead` counts in positive_replies; false when it was counted before.
+async fn first_positive(
+    c: &mut AsyncPgConnection,
+    lead: Uuid,
+    now: OffsetDateTime,
+) -> Result<bool, TxError> {
+    let inserted = diesel::sql_query(
+        "INSERT INTO positive_reply_leads (lead_id, counted_at) VALUES ($1, $2) \
+         ON CONFLICT (lead_id) DO NOTHING",
+    )
+    .bind::<SqlUuid, _>(lead)
+    .bind::<Timestamptz, _>(now)
+    .execute(c)
+    .await?;
+    Ok(inserted == 1)
+}
+
 /// A human reply of a lead: replied (counters once per lead), stops, company stop, event.
 async fn reply_effects(
     c: &mut AsyncPgConnection,
@@ -707,7 +724,10 @@ async fn reply_effects(
     .get_result(c)
     .await
     .optional()?;
-    let positive = i64::from(became_positive);
+    // positive_replies counts distinct leads: only the first time a lead's conversation turns
+    // positive (positive_reply_leads remembers it), not again after a negative reply in between.
+    let counted_positive = became_positive && first_positive(c, lead.id, batch.now).await?;
+    let positive = i64::from(counted_positive);
     if first_reply {
         let newly = i64::from(!lead.counted_finished());
         diesel::sql_query("UPDATE leads SET status = 'replied', updated_at = $2 WHERE id = $1")
@@ -747,7 +767,7 @@ async fn reply_effects(
             .execute(c)
             .await?;
         }
-    } else if became_positive {
+    } else if counted_positive {
         diesel::sql_query(
             "UPDATE campaign_stats SET positive_replies = positive_replies + 1 \
              WHERE campaign_id = $1",

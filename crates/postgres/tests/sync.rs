@@ -607,3 +607,54 @@ async fn one_process_holds_an_inbox_at_a_time_and_a_batch_without_the_lease_chan
         .expect("claim");
     assert_eq!(taken.len(), 1);
 }
+
+#[tokio::test]
+async fn a_lead_whose_conversation_turns_positive_negative_then_positive_counts_once_in_positive_replies()
+ {
+    let f = fixture(false).await;
+    f.lead("ada@prospects.test", None).await;
+    f.lead("bob@prospects.test", None).await;
+    assert_eq!(f.claim("A").await, 1);
+    let labels = [
+        ("r1@x", "ada@mid", ReplyLabel::Interested),
+        ("r2@x", "ada@mid", ReplyLabel::NotInterested),
+        ("r3@x", "ada@mid", ReplyLabel::MeetingRequested),
+        ("r4@x", "bob@mid", ReplyLabel::Question),
+        ("r5@x", "bob@mid", ReplyLabel::NeedsMoreInfo),
+    ];
+    // One batch per reply, as separate syncs would apply them.
+    for (uid, (id, answers, label)) in (1u32..).zip(labels) {
+        f.store()
+            .apply_batch(
+                "A",
+                &f.batch(
+                    1,
+                    uid,
+                    vec![reply(id, "someone@prospects.test", Some(answers), label)],
+                ),
+            )
+            .await
+            .expect("apply")
+            .expect("lease held");
+    }
+    // Ada went positive twice (one lead), Bob once after a neutral reply: two distinct leads.
+    assert_eq!(f.stat("replies").await, 2);
+    assert_eq!(f.stat("positive_replies").await, 2);
+    let v = f.variant;
+    assert_eq!(
+        count(
+            &f.db,
+            &format!("SELECT positive_replies AS n FROM variants WHERE id = '{v}'")
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(
+            &f.db,
+            "SELECT count(*) AS n FROM conversations WHERE is_positive"
+        )
+        .await,
+        2
+    );
+}

@@ -428,31 +428,7 @@ impl SyncService {
     }
 
     fn login(&self, inbox: &SyncInbox) -> Result<ServerLogin, ReadError> {
-        let password = match &inbox.imap_password {
-            None => Password::default(),
-            Some(sealed) => {
-                let clear = self
-                    .secrets
-                    .open(sealed, &password_aad(inbox.id, PasswordField::Imap))
-                    .map_err(|_| {
-                        ReadError::Auth(
-                            "the stored IMAP password cannot be decrypted (was secrets.key \
-                             changed?); set the password again"
-                                .to_owned(),
-                        )
-                    })?;
-                Password::new(String::from_utf8(clear).map_err(|_| {
-                    ReadError::Auth("the stored IMAP password is not text".to_owned())
-                })?)
-            }
-        };
-        Ok(ServerLogin {
-            host: inbox.imap.host.clone(),
-            port: inbox.imap.port,
-            security: inbox.imap.security,
-            username: inbox.imap.username.clone(),
-            password,
-        })
+        imap_login(self.secrets.as_ref(), inbox)
     }
 
     async fn sync_inbox(
@@ -552,6 +528,39 @@ impl SyncService {
         };
         InboundItem { message, label }
     }
+}
+
+/// The IMAP login of an inbox: its settings with the sealed password opened (AAD: inbox id +
+/// `imap_password`). Also used by the IDLE watcher (`crate::inbox_watch`).
+///
+/// # Errors
+/// [`ReadError::Auth`] when the password cannot be decrypted or is not text.
+pub fn imap_login(secrets: &dyn SecretBox, inbox: &SyncInbox) -> Result<ServerLogin, ReadError> {
+    let password =
+        match &inbox.imap_password {
+            None => Password::default(),
+            Some(sealed) => {
+                let clear = secrets
+                    .open(sealed, &password_aad(inbox.id, PasswordField::Imap))
+                    .map_err(|_| {
+                        ReadError::Auth(
+                            "the stored IMAP password cannot be decrypted (was secrets.key \
+                         changed?); set the password again"
+                                .to_owned(),
+                        )
+                    })?;
+                Password::new(String::from_utf8(clear).map_err(|_| {
+                    ReadError::Auth("the stored IMAP password is not text".to_owned())
+                })?)
+            }
+        };
+    Ok(ServerLogin {
+        host: inbox.imap.host.clone(),
+        port: inbox.imap.port,
+        security: inbox.imap.security,
+        username: inbox.imap.username.clone(),
+        password,
+    })
 }
 
 enum SyncError {

@@ -20,6 +20,7 @@ mod sequences;
 mod sync;
 mod unibox;
 mod unsubscribe;
+mod watch;
 mod workspaces;
 
 pub use api_keys::PgApiKeyRepository;
@@ -35,4 +36,5 @@ pub use sequences::PgSequenceRepository;
 pub use sync::PgSyncStore;
 pub use unibox::PgConversationRepository;
 pub use unsubscribe::PgUnsubscribeRepository;
+pub use watch::PgWatchStore;
 pub use workspaces::PgWorkspaceRepository;

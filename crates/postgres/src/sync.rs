@@ -39,8 +39,9 @@ impl PgSyncStore {
     }
 }
 
+/// An inbox with its IMAP settings, as the sync and the IDLE watcher (`crate::watch`) claim it.
 #[derive(QueryableByName)]
-struct InboxRow {
+pub(crate) struct InboxRow {
     #[diesel(sql_type = SqlUuid)]
     id: Uuid,
     #[diesel(sql_type = SqlUuid)]
@@ -59,20 +60,43 @@ struct InboxRow {
     imap_password: Option<Vec<u8>>,
 }
 
+impl InboxRow {
+    pub(crate) fn into_sync_inbox(self) -> Result<SyncInbox, StoreError> {
+        Ok(SyncInbox {
+            id: InboxId::from_uuid(self.id),
+            workspace_id: WorkspaceId::from_uuid(self.workspace_id),
+            email: self.email,
+            imap: ServerSettings {
+                host: self.imap_host,
+                port: u16::try_from(self.imap_port)
+                    .map_err(|_| corrupt(format!("imap_port {}", self.imap_port)))?,
+                security: Security::parse(&self.imap_security)
+                    .ok_or_else(|| corrupt(format!("imap_security {}", self.imap_security)))?,
+                username: self.imap_username,
+            },
+            imap_password: self.imap_password,
+        })
+    }
+}
+
+// Due: never synced, last synced before $2, or woken (IDLE saw new mail: `wake_requested_at`).
+// Claiming clears the wake request, so mail arriving during this sync asks for the next one.
 const CLAIM: &str = "\
 WITH due AS (
     SELECT i.id FROM inboxes i
     LEFT JOIN inbox_sync_leases l ON l.inbox_id = i.id
     WHERE i.is_active AND i.connection_status = 'connected'
       AND (l.inbox_id IS NULL OR ((l.expires_at IS NULL OR l.expires_at <= $1)
-           AND (l.last_synced_at IS NULL OR l.last_synced_at <= $2)))
-    ORDER BY l.last_synced_at NULLS FIRST, i.id
+           AND (l.last_synced_at IS NULL OR l.last_synced_at <= $2
+                OR l.wake_requested_at IS NOT NULL)))
+    ORDER BY l.wake_requested_at IS NULL, l.last_synced_at NULLS FIRST, i.id
     LIMIT $5
     FOR UPDATE OF i SKIP LOCKED
 ), taken AS (
     INSERT INTO inbox_sync_leases (inbox_id, owner, expires_at)
     SELECT id, $3, $4 FROM due
-    ON CONFLICT (inbox_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+    ON CONFLICT (inbox_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at,
+        wake_requested_at = NULL
     WHERE inbox_sync_leases.expires_at IS NULL OR inbox_sync_leases.expires_at <= $1
     RETURNING inbox_id
 )
@@ -181,24 +205,7 @@ impl SyncStore for PgSyncStore {
             .load(&mut conn)
             .await
             .map_err(from_diesel)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(SyncInbox {
-                    id: InboxId::from_uuid(r.id),
-                    workspace_id: WorkspaceId::from_uuid(r.workspace_id),
-                    email: r.email,
-                    imap: ServerSettings {
-                        host: r.imap_host,
-                        port: u16::try_from(r.imap_port)
-                            .map_err(|_| corrupt(format!("imap_port {}", r.imap_port)))?,
-                        security: Security::parse(&r.imap_security)
-                            .ok_or_else(|| corrupt(format!("imap_security {}", r.imap_security)))?,
-                        username: r.imap_username,
-                    },
-                    imap_password: r.imap_password,
-                })
-            })
-            .collect()
+        rows.into_iter().map(InboxRow::into_sync_inbox).collect()
     }
 
     async fn checkpoint(

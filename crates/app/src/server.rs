@@ -16,11 +16,13 @@ use reachkit_core::sending::MailSender;
 use reachkit_http::request_log::log_request;
 use reachkit_mail::check::MailChecker;
 use reachkit_mail::imap::{ImapReader, MailAnalyzer};
+use reachkit_mail::imap_idle::ImapWatcher;
 use reachkit_mail::mx::HickoryMxResolver;
 use reachkit_mail::smtp::{SmtpSender, SmtpSettings};
 use tokio::sync::watch;
 
 use crate::engine::sending_loop;
+use crate::idle::idle_loop;
 use crate::settings::Settings;
 use crate::sync::sync_loop;
 use crate::wiring::{Wiring, reply_classifier};
@@ -88,8 +90,8 @@ fn mail_sender(settings: &Settings) -> Arc<dyn MailSender> {
     }))
 }
 
-/// The background workers: the connection check, ESP detection, the inbox sync and the sending
-/// engine.
+/// The background workers: the connection check, ESP detection, the inbox sync, IMAP IDLE
+/// (unless `sync.idle` is off) and the sending engine.
 struct Workers {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -132,16 +134,21 @@ impl Workers {
             Arc::clone(&clock),
             stopped.clone(),
         ));
+        let mut tasks = vec![check, esp, sync];
+        if let Some(watch) = settings.watch() {
+            tasks.push(tokio::spawn(idle_loop(
+                wiring.inbox_watch(Arc::new(ImapWatcher::new(settings.imap())), watch),
+                stopped.clone(),
+            )));
+        }
         let send = tokio::spawn(sending_loop(
             sending,
             clock,
             Duration::from_millis(settings.engine.tick_ms),
             stopped,
         ));
-        Ok(Self {
-            stop,
-            tasks: vec![check, esp, sync, send],
-        })
+        tasks.push(send);
+        Ok(Self { stop, tasks })
     }
 
     /// Stops claiming, lets the sends in flight finish, and waits for the workers.

@@ -100,10 +100,15 @@ pub struct EngineSettings {
 /// Inbox sync (docs/SYNC.md).
 #[derive(Debug, Clone, Deserialize)]
 pub struct SyncSettings {
-    /// Seconds between two syncs of one inbox (polling; IDLE is not used).
+    /// Seconds between two syncs of one inbox (polling; with IDLE the safety net).
     pub poll_seconds: u32,
     /// Seconds a process keeps an inbox it is syncing before another may take it over.
     pub lease_seconds: u32,
+    /// Watch inboxes whose server has IMAP IDLE: new mail is synced at once instead of at the
+    /// next poll (one IMAP connection per watched inbox).
+    pub idle: bool,
+    /// The most inboxes one process watches with IDLE (the others are only polled).
+    pub idle_max_inboxes: u32,
 }
 
 /// How MX records are looked up (ESP detection).
@@ -213,6 +218,8 @@ const KNOWN_KEYS: &[&str] = &[
     "engine.batch_size",
     "sync.poll_seconds",
     "sync.lease_seconds",
+    "sync.idle",
+    "sync.idle_max_inboxes",
     "classifier.base_url",
     "classifier.model",
     "classifier.api_key",
@@ -250,6 +257,8 @@ batch_size = 200
 [sync]
 poll_seconds = 60
 lease_seconds = 600
+idle = true
+idle_max_inboxes = 100
 "#;
 
 /// Why the settings could not be loaded. Each message names the setting at fault.
@@ -402,6 +411,12 @@ impl Settings {
         if self.sync.lease_seconds < 30 {
             return invalid("sync.lease_seconds", "must be at least 30");
         }
+        if self.sync.idle_max_inboxes == 0 {
+            return invalid(
+                "sync.idle_max_inboxes",
+                "must be at least 1 (set sync.idle = false to turn IDLE off)",
+            );
+        }
         if let Some(url) = self.classifier.enabled_url() {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return invalid("classifier.base_url", "must start with http:// or https://");
@@ -443,6 +458,17 @@ impl Settings {
             poll_seconds: self.sync.poll_seconds,
             lease_seconds: self.sync.lease_seconds,
         }
+    }
+
+    /// IMAP IDLE's settings; `None` when `sync.idle` is off.
+    #[must_use]
+    pub fn watch(&self) -> Option<reachkit_core::inbox_watch::WatchSettings> {
+        self.sync
+            .idle
+            .then_some(reachkit_core::inbox_watch::WatchSettings {
+                max_inboxes: self.sync.idle_max_inboxes,
+                lease_seconds: crate::idle::WATCH_LEASE_SECONDS,
+            })
     }
 
     /// The IMAP reader's settings (the mail section's timeout and certificate policy).
@@ -631,6 +657,21 @@ mod tests {
     }
 
     #[test]
+    fn imap_idle_is_on_by_default_and_can_be_turned_off() {
+        let s = Settings::load(None, &FakeEnv::new(&[])).expect("load");
+        let watch = s.watch().expect("IDLE on");
+        assert_eq!(watch.max_inboxes, 100);
+        let env = FakeEnv::new(&[
+            ("REACHKIT__SYNC__IDLE", "false"),
+            ("REACHKIT__SYNC__POLL_SECONDS", "3600"),
+        ]);
+        let s = Settings::load(None, &env).expect("load");
+        assert!(s.watch().is_none());
+        assert_eq!(s.sync().poll_seconds, 3600);
+        assert!(s.unknown_keys.is_empty(), "{:?}", s.unknown_keys);
+    }
+
+    #[test]
     fn the_remote_classifier_is_off_by_default_and_its_key_is_never_printed() {
         let s = Settings::load(None, &FakeEnv::new(&[])).expect("load");
         assert!(s.classifier.enabled_url().is_none());
@@ -737,6 +778,12 @@ mod tests {
                 "engine.retry_base_seconds",
             ),
             ("REACHKIT__ENGINE__MIN_GAP_SECONDS", "-1", "min_gap_seconds"),
+            (
+                "REACHKIT__SYNC__IDLE_MAX_INBOXES",
+                "0",
+                "sync.idle_max_inboxes",
+            ),
+            ("REACHKIT__SYNC__IDLE", "sometimes", "idle"),
         ];
         for (key, value, named) in cases {
             let err = Settings::load(None, &FakeEnv::new(&[(key, value)]))

@@ -10,6 +10,7 @@ use reachkit_core::clock::{Clock, SystemClock};
 use reachkit_core::connection_check::{ConnectionCheckService, MailboxChecker};
 use reachkit_core::engine::{EngineSettings, SendingService};
 use reachkit_core::esp_detection::{EspDetectionService, MxResolver};
+use reachkit_core::inbox_watch::{MailboxWatcher, WatchService, WatchSettings};
 use reachkit_core::inboxes::InboxService;
 use reachkit_core::leads::LeadService;
 use reachkit_core::secrets::{SecretBox, SecretError};
@@ -21,7 +22,7 @@ use reachkit_core::workspaces::WorkspaceService;
 use reachkit_postgres::{
     Db, PgApiKeyRepository, PgBlocklistRepository, PgCampaignRepository, PgEspDetectionRepository,
     PgInboxRepository, PgLeadRepository, PgSendQueue, PgSequenceRepository, PgSyncStore,
-    PgUnsubscribeRepository, PgWorkspaceRepository, PoolSettings,
+    PgUnsubscribeRepository, PgWatchStore, PgWorkspaceRepository, PoolSettings,
 };
 
 /// The secret box of commands that never touch secrets (no `secrets.key` needed): any use fails.
@@ -220,6 +221,24 @@ impl Wiring {
             clock,
             settings,
             reachkit_core::sync::fresh_owner(),
+        )
+    }
+
+    /// IMAP IDLE over the given watcher (the async-imap adapter), with the system clock; claims
+    /// its watch leases under a fresh owner name.
+    #[must_use]
+    pub fn inbox_watch(
+        &self,
+        watcher: Arc<dyn MailboxWatcher>,
+        settings: WatchSettings,
+    ) -> WatchService {
+        WatchService::new(
+            Arc::new(PgWatchStore::new(self.db.clone())),
+            watcher,
+            Arc::clone(&self.secrets),
+            Arc::new(SystemClock),
+            settings,
+            reachkit_core::inbox_watch::fresh_owner(),
         )
     }
 

@@ -336,10 +336,7 @@ async fn chat_stub(respond: fn(&str) -> String) -> String {
             let (mut socket, _) = listener.accept().await.expect("accept");
             let mut request = Vec::new();
             let mut buf = [0u8; 4096];
-            loop {
-                let Ok(n) = socket.read(&mut buf).await else {
-                    break;
-                };
+            while let Ok(n) = socket.read(&mut buf).await {
                 request.extend_from_slice(&buf[..n]);
                 let text = String::from_utf8_lossy(&request).to_string();
                 let done = text.find("\r\n\r\n").is_some_and(|end| {

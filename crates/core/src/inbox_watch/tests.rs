@@ -155,8 +155,7 @@ async fn new_mail_reported_by_idle_wakes_the_inbox_and_a_quiet_renewal_does_not(
     let error = service
         .idle_once(id, &mut session)
         .await
-        .err()
-        .expect("error");
+        .expect_err("error");
     assert!(matches!(error, WatchError::Read(ReadError::Connection(_))));
     // IDLE is re-issued at most every 29 minutes (RFC 2177).
     assert!(session.waits.iter().all(|w| *w == IDLE_RENEW));
@@ -179,8 +178,7 @@ async fn a_wake_that_cannot_be_stored_is_reported_as_a_store_error() {
     let error = service
         .idle_once(ibx.id, &mut session)
         .await
-        .err()
-        .expect("error");
+        .expect_err("error");
     assert!(matches!(error, WatchError::Store(_)));
 }
 

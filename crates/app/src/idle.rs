@@ -16,10 +16,11 @@ use reachkit_core::sync::SyncInbox;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// How often the watch leases are renewed and the set of watched inboxes refreshed.
-pub const WATCH_REFRESH: Duration = Duration::from_secs(30);
-/// How long a watch lease lasts: three refreshes, so a live process never loses one.
-pub const WATCH_LEASE_SECONDS: u32 = 90;
+/// How often the watch leases are renewed and the set of watched inboxes refreshed (a newly
+/// connected inbox is watched within this time; one cheap query per process).
+pub const WATCH_REFRESH: Duration = Duration::from_secs(10);
+/// How long a watch lease lasts: six refreshes, so a live process never loses one.
+pub const WATCH_LEASE_SECONDS: u32 = 60;
 /// The first pause after a failed connection; doubled up to [`BACKOFF_MAX`].
 pub const BACKOFF_MIN: Duration = Duration::from_secs(5);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(300);

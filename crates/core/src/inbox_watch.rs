@@ -101,7 +101,7 @@ impl Default for WatchSettings {
     fn default() -> Self {
         Self {
             max_inboxes: 100,
-            lease_seconds: 90,
+            lease_seconds: 60,
         }
     }
 }

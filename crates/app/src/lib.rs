@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod commands;
 pub mod engine;
+pub mod idle;
 pub mod inbound;
 pub mod server;
 pub mod settings;

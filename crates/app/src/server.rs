@@ -16,15 +16,17 @@ use reachkit_core::sending::MailSender;
 use reachkit_http::request_log::log_request;
 use reachkit_mail::check::MailChecker;
 use reachkit_mail::imap::{ImapReader, MailAnalyzer};
+use reachkit_mail::imap_idle::ImapWatcher;
 use reachkit_mail::mx::HickoryMxResolver;
 use reachkit_mail::smtp::{SmtpSender, SmtpSettings};
 use tokio::sync::watch;
 
 use crate::engine::sending_loop;
+use crate::idle::idle_loop;
 use crate::settings::Settings;
 use crate::sync::sync_loop;
 use crate::warmup::warmup_loop;
-use crate::wiring::Wiring;
+use crate::wiring::{Wiring, reply_classifier};
 
 /// How often ESP detection looks for leads whose provider is unknown.
 const ESP_DETECTION_EVERY: Duration = Duration::from_secs(2);
@@ -89,8 +91,8 @@ fn mail_sender(settings: &Settings) -> Arc<dyn MailSender> {
     }))
 }
 
-/// The background workers: the connection check, ESP detection, the inbox sync, warmup and the
-/// sending engine.
+/// The background workers: the connection check, ESP detection, the inbox sync, IMAP IDLE
+/// (unless `sync.idle` is off), warmup and the sending engine.
 struct Workers {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -125,9 +127,9 @@ impl Workers {
                 .sync_with_clock(
                     Arc::new(ImapReader::new(settings.imap())),
                     Arc::new(MailAnalyzer),
-                    // The built-in offline classifier. Sync takes the synchronous port, so the
-                    // optional LLM adapter (classifier.*) is not used here yet (see docs/API.md).
-                    Arc::new(reachkit_mail::reply::RuleClassifier),
+                    // classifier.base_url set: the remote classifier with the built-in rules as
+                    // its fallback; else the built-in rules.
+                    reply_classifier(&settings.classifier)?,
                     settings.sync(),
                     Arc::clone(&clock),
                 )
@@ -139,16 +141,21 @@ impl Workers {
             wiring.warmup_with_clock(mail_sender(settings), settings.warmup(), Arc::clone(&clock));
         tracing::info!(owner = %warmup.owner(), "warmup worker started");
         let warmup = tokio::spawn(warmup_loop(warmup, Arc::clone(&clock), stopped.clone()));
+        let mut tasks = vec![check, esp, sync, warmup];
+        if let Some(watch) = settings.watch() {
+            tasks.push(tokio::spawn(idle_loop(
+                wiring.inbox_watch(Arc::new(ImapWatcher::new(settings.imap())), watch),
+                stopped.clone(),
+            )));
+        }
         let send = tokio::spawn(sending_loop(
             sending,
             clock,
             Duration::from_millis(settings.engine.tick_ms),
             stopped,
         ));
-        Ok(Self {
-            stop,
-            tasks: vec![check, esp, sync, warmup, send],
-        })
+        tasks.push(send);
+        Ok(Self { stop, tasks })
     }
 
     /// Stops claiming, lets the sends in flight finish, and waits for the workers.

@@ -101,10 +101,15 @@ pub struct EngineSettings {
 /// Inbox sync (docs/SYNC.md).
 #[derive(Debug, Clone, Deserialize)]
 pub struct SyncSettings {
-    /// Seconds between two syncs of one inbox (polling; IDLE is not used).
+    /// Seconds between two syncs of one inbox (polling; with IDLE the safety net).
     pub poll_seconds: u32,
     /// Seconds a process keeps an inbox it is syncing before another may take it over.
     pub lease_seconds: u32,
+    /// Watch inboxes whose server has IMAP IDLE: new mail is synced at once instead of at the
+    /// next poll (one IMAP connection per watched inbox).
+    pub idle: bool,
+    /// The most inboxes one process watches with IDLE (the others are only polled).
+    pub idle_max_inboxes: u32,
 }
 
 /// Warmup (docs/WARMUP.md).
@@ -230,6 +235,8 @@ const KNOWN_KEYS: &[&str] = &[
     "engine.batch_size",
     "sync.poll_seconds",
     "sync.lease_seconds",
+    "sync.idle",
+    "sync.idle_max_inboxes",
     "warmup.enabled",
     "warmup.min_interval_seconds",
     "warmup.spread_over_day",
@@ -272,6 +279,8 @@ batch_size = 200
 [sync]
 poll_seconds = 60
 lease_seconds = 600
+idle = true
+idle_max_inboxes = 100
 
 [warmup]
 enabled = true
@@ -437,6 +446,12 @@ impl Settings {
         if self.warmup.lease_seconds < 30 {
             return invalid("warmup.lease_seconds", "must be at least 30");
         }
+        if self.sync.idle_max_inboxes == 0 {
+            return invalid(
+                "sync.idle_max_inboxes",
+                "must be at least 1 (set sync.idle = false to turn IDLE off)",
+            );
+        }
         if let Some(url) = self.classifier.enabled_url() {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return invalid("classifier.base_url", "must start with http:// or https://");
@@ -491,6 +506,17 @@ impl Settings {
             reply_share_percent: w.reply_share_percent,
             lease_seconds: w.lease_seconds,
         }
+    }
+
+    /// IMAP IDLE's settings; `None` when `sync.idle` is off.
+    #[must_use]
+    pub fn watch(&self) -> Option<reachkit_core::inbox_watch::WatchSettings> {
+        self.sync
+            .idle
+            .then_some(reachkit_core::inbox_watch::WatchSettings {
+                max_inboxes: self.sync.idle_max_inboxes,
+                lease_seconds: crate::idle::WATCH_LEASE_SECONDS,
+            })
     }
 
     /// The IMAP reader's settings (the mail section's timeout and certificate policy).
@@ -679,6 +705,21 @@ mod tests {
     }
 
     #[test]
+    fn imap_idle_is_on_by_default_and_can_be_turned_off() {
+        let s = Settings::load(None, &FakeEnv::new(&[])).expect("load");
+        let watch = s.watch().expect("IDLE on");
+        assert_eq!(watch.max_inboxes, 100);
+        let env = FakeEnv::new(&[
+            ("REACHKIT__SYNC__IDLE", "false"),
+            ("REACHKIT__SYNC__POLL_SECONDS", "3600"),
+        ]);
+        let s = Settings::load(None, &env).expect("load");
+        assert!(s.watch().is_none());
+        assert_eq!(s.sync().poll_seconds, 3600);
+        assert!(s.unknown_keys.is_empty(), "{:?}", s.unknown_keys);
+    }
+
+    #[test]
     fn the_remote_classifier_is_off_by_default_and_its_key_is_never_printed() {
         let s = Settings::load(None, &FakeEnv::new(&[])).expect("load");
         assert!(s.classifier.enabled_url().is_none());
@@ -795,6 +836,12 @@ mod tests {
                 "5",
                 "warmup.lease_seconds",
             ),
+            (
+                "REACHKIT__SYNC__IDLE_MAX_INBOXES",
+                "0",
+                "sync.idle_max_inboxes",
+            ),
+            ("REACHKIT__SYNC__IDLE", "sometimes", "idle"),
         ];
         for (key, value, named) in cases {
             let err = Settings::load(None, &FakeEnv::new(&[(key, value)]))

@@ -1,5 +1,5 @@
 //! The inbox sync's loop: every second, sync the inboxes whose last sync is older than
-//! `sync.poll_seconds` (docs/SYNC.md). IMAP IDLE is not used: polling only.
+//! `sync.poll_seconds`, or that IMAP IDLE woke (`crate::idle`; docs/SYNC.md).
 
 use std::sync::Arc;
 use std::time::Duration;

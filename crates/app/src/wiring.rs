@@ -5,25 +5,25 @@ use std::sync::Arc;
 use reachkit_core::api_keys::ApiKeyService;
 use reachkit_core::blocklist::BlocklistService;
 use reachkit_core::campaigns::CampaignService;
+use reachkit_core::classifier::AsyncReplyClassifier;
 use reachkit_core::clock::{Clock, SystemClock};
 use reachkit_core::connection_check::{ConnectionCheckService, MailboxChecker};
 use reachkit_core::engine::{EngineSettings, SendingService};
 use reachkit_core::esp_detection::{EspDetectionService, MxResolver};
+use reachkit_core::inbox_watch::{MailboxWatcher, WatchService, WatchSettings};
 use reachkit_core::inboxes::InboxService;
 use reachkit_core::leads::LeadService;
 use reachkit_core::secrets::{SecretBox, SecretError};
 use reachkit_core::sending::MailSender;
 use reachkit_core::sequences::SequenceService;
-use reachkit_core::sync::{
-    InboundAnalyzer, MailboxReader, ReplyClassifier, SyncService, SyncSettings,
-};
+use reachkit_core::sync::{InboundAnalyzer, MailboxReader, SyncService, SyncSettings};
 use reachkit_core::unsubscribe::{UnsubscribeService, UnsubscribeTokens};
 use reachkit_core::warmup::{WarmupReceiver, WarmupService, WarmupSettings};
 use reachkit_core::workspaces::WorkspaceService;
 use reachkit_postgres::{
     Db, PgApiKeyRepository, PgBlocklistRepository, PgCampaignRepository, PgEspDetectionRepository,
     PgInboxRepository, PgLeadRepository, PgSendQueue, PgSequenceRepository, PgSyncStore,
-    PgUnsubscribeRepository, PgWarmupStore, PgWorkspaceRepository, PoolSettings,
+    PgUnsubscribeRepository, PgWarmupStore, PgWatchStore, PgWorkspaceRepository, PoolSettings,
 };
 
 /// The secret box of commands that never touch secrets (no `secrets.key` needed): any use fails.
@@ -201,14 +201,16 @@ impl Wiring {
         )
     }
 
-    /// The inbox sync over the given IMAP reader, analyzer and reply classifier, with a given
-    /// clock (tests drive it with a settable one). Each service claims under a fresh owner name.
+    /// The inbox sync over the given IMAP reader, analyzer and reply classifier (the one
+    /// [`reply_classifier`] builds from the settings; any synchronous `ReplyClassifier` is one
+    /// too), with a given clock (tests drive it with a settable one). Each service claims under a
+    /// fresh owner name.
     #[must_use]
     pub fn sync_with_clock(
         &self,
         reader: Arc<dyn MailboxReader>,
         analyzer: Arc<dyn InboundAnalyzer>,
-        classifier: Arc<dyn ReplyClassifier>,
+        classifier: Arc<dyn AsyncReplyClassifier>,
         settings: SyncSettings,
         clock: Arc<dyn Clock>,
     ) -> SyncService {
@@ -252,6 +254,24 @@ impl Wiring {
         )
     }
 
+    /// IMAP IDLE over the given watcher (the async-imap adapter), with the system clock; claims
+    /// its watch leases under a fresh owner name.
+    #[must_use]
+    pub fn inbox_watch(
+        &self,
+        watcher: Arc<dyn MailboxWatcher>,
+        settings: WatchSettings,
+    ) -> WatchService {
+        WatchService::new(
+            Arc::new(PgWatchStore::new(self.db.clone())),
+            watcher,
+            Arc::clone(&self.secrets),
+            Arc::new(SystemClock),
+            settings,
+            reachkit_core::inbox_watch::fresh_owner(),
+        )
+    }
+
     /// Background ESP detection over the given MX resolver.
     #[must_use]
     pub fn esp_detection(&self, resolver: Arc<dyn MxResolver>) -> EspDetectionService {
@@ -282,7 +302,7 @@ impl Wiring {
 /// When `classifier.base_url` is not an http(s) URL.
 pub fn reply_classifier(
     settings: &crate::settings::ClassifierSettings,
-) -> anyhow::Result<Arc<dyn reachkit_core::classifier::AsyncReplyClassifier>> {
+) -> anyhow::Result<Arc<dyn AsyncReplyClassifier>> {
     use reachkit_mail::reply::RuleClassifier;
     use reachkit_mail::reply::llm::{LlmClassifier, LlmSettings};
     let Some(base_url) = settings.enabled_url() else {

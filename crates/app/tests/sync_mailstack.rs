@@ -9,6 +9,7 @@ use std::time::Duration as StdDuration;
 
 use diesel::sql_types::{Bytea, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use reachkit_app::settings::ClassifierSettings;
 use reachkit_app::wiring::Wiring;
 use reachkit_core::clock::Clock;
 use reachkit_core::engine::{EngineSettings, SendingService};
@@ -318,5 +319,310 @@ async fn replies_bounces_and_auto_replies_read_over_imap_stop_mark_and_label_lea
     assert_eq!(count(&db, &step2(&cy)).await, 1);
     for email in [&ada, &bob, &bounced] {
         assert_eq!(count(&db, &step2(email)).await, 0, "{email}");
+    }
+}
+
+/// A stub OpenAI-compatible chat-completions server on 127.0.0.1: answers every request (read
+/// whole, HTTP/1.1 with Content-Length) with `respond(request)`. Sync may ask about mail of other
+/// tests in the shared mailbox too, so answers depend on the request, never on the order.
+async fn chat_stub(respond: fn(&str) -> String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind stub");
+    let url = format!("http://{}/v1", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = socket.read(&mut buf).await {
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                let done = text.find("\r\n\r\n").is_some_and(|end| {
+                    let len = text
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(str::to_owned)
+                        })
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    request.len() >= end + 4 + len
+                });
+                if done || n == 0 {
+                    break;
+                }
+            }
+            let response = respond(&String::from_utf8_lossy(&request));
+            let _ = socket.write_all(response.as_bytes()).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    url
+}
+
+/// The stub model: "meeting_requested", except a 500 for a reply saying "Model down".
+fn stub_model(request: &str) -> String {
+    if request.contains("Model down") {
+        return http_response("500 Internal Server Error", "{}");
+    }
+    let answer = serde_json::json!({"choices": [{"index": 0, "message": {"role": "assistant",
+        "content": "meeting_requested"}}]})
+    .to_string();
+    http_response("200 OK", &answer)
+}
+
+fn http_response(status: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+async fn conversation_label(db: &TestDatabase, email: &str) -> String {
+    let mut conn = AsyncPgConnection::establish(&db.url)
+        .await
+        .expect("connect");
+    let r: Str = diesel::sql_query(
+        "SELECT c.label AS s FROM conversations c JOIN leads l ON l.id = c.lead_id \
+         WHERE l.email = $1",
+    )
+    .bind::<Text, _>(email)
+    .get_result(&mut conn)
+    .await
+    .expect("conversation");
+    r.s
+}
+
+#[tokio::test]
+async fn the_configured_remote_classifier_labels_replies_read_over_imap_and_the_built_in_rules_take_over_when_it_fails()
+ {
+    let stack = stack();
+    let db = database().await;
+    let secrets = Arc::new(
+        AesGcmSecretBox::from_base64(&AesGcmSecretBox::generate_key_base64()).expect("key"),
+    );
+    let ws = workspace(&db).await;
+    let s = campaign(&db, ws, "Europe/London", 50, 3).await;
+    let inbox_id = inbox(&db, &s, &stack, &secrets, "erin", 30).await;
+    with_imap(&db, &stack, &secrets, inbox_id).await;
+    let erin = stack.user("erin").expect("erin").clone();
+    let tag = Uuid::new_v4().simple().to_string();
+    let ada = format!("ada-{tag}@prospects.test");
+    let bob = format!("bob-{tag}@prospects.test");
+    for email in [&ada, &bob] {
+        lead(&db, &s, email, NOW - Duration::hours(1)).await;
+    }
+    let clock = Arc::new(SettableClock::new(NOW));
+    let wiring = Wiring::over(db.db.clone(), clock.clone(), secrets.clone());
+    let sending = wiring.sending_with_clock(
+        Arc::new(SmtpSender::new(SmtpSettings {
+            timeout: StdDuration::from_secs(20),
+            allow_invalid_certs: true,
+            helo_host: None,
+        })),
+        UnsubscribeTokens::new(&[9; 32], "https://reach.example.com"),
+        EngineSettings {
+            min_gap_seconds: 0,
+            max_jitter_seconds: 0,
+            retry_base_seconds: 60,
+            concurrency: 2,
+            lease_seconds: 600,
+            batch_size: 50,
+        },
+        clock.clone(),
+    );
+    pass(&sending, &clock).await;
+    // Both say they are interested: the built-in rules read "interested"; the model answers
+    // Ada's with meeting_requested, Bob's request fails (500).
+    for (who, email, words) in [("ada", &ada, "Call me."), ("bob", &bob, "Model down.")] {
+        let mid = message_id(&db, email, 1).await;
+        let reply_id = format!("{who}-reply-{tag}@prospects.test");
+        let reply = format!(
+            "From: <{email}>\r\nTo: {}\r\nSubject: Re: Hello Jane\r\nMessage-ID: <{reply_id}>\r\n\
+             In-Reply-To: <{mid}>\r\nDate: Mon, 30 Nov 2026 10:05:00 +0000\r\n\r\n\
+             Yes, we are interested. {words}\r\n",
+            erin.address
+        );
+        stack
+            .send_inbound(email, &[&erin.address], reply.as_bytes())
+            .await
+            .expect("reply delivered");
+        stack
+            .wait_for_message(&erin.address, &erin.password, "INBOX", &reply_id, DELIVERY)
+            .await
+            .expect("delivered to erin");
+    }
+    let url = chat_stub(stub_model).await;
+    let classifier = reachkit_app::wiring::reply_classifier(&ClassifierSettings {
+        base_url: Some(url),
+        model: "tiny-model".to_owned(),
+        api_key: Some("sk-test".to_owned()),
+        timeout_seconds: 10,
+    })
+    .expect("classifier");
+    clock.set(NOW + Duration::minutes(10));
+    let report = wiring
+        .sync_with_clock(
+            Arc::new(ImapReader::new(ImapSettings {
+                timeout: StdDuration::from_secs(30),
+                allow_invalid_certs: true,
+            })),
+            Arc::new(MailAnalyzer),
+            classifier,
+            SyncSettings {
+                poll_seconds: 1,
+                lease_seconds: 600,
+            },
+            clock.clone(),
+        )
+        .sync_due(clock.now())
+        .await
+        .expect("sync");
+    assert_eq!(report.messages.replies, 2);
+    assert_eq!(lead_state(&db, &ada).await, "replied/false/replied");
+    assert_eq!(conversation_label(&db, &ada).await, "meeting_requested");
+    assert_eq!(conversation_label(&db, &bob).await, "interested");
+}
+
+/// The `reachkit` binary, killed when dropped.
+struct Worker(std::process::Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn with_imap_idle_a_reply_is_synced_without_waiting_for_the_next_poll_and_labelled_by_the_configured_classifier()
+ {
+    use std::io::BufRead;
+    const SECRETS_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let stack = stack();
+    let db = database().await;
+    let secrets = Arc::new(AesGcmSecretBox::from_base64(SECRETS_KEY).expect("key"));
+    let ws = workspace(&db).await;
+    // Step 2 only in 30 days: the worker's engine has nothing to send.
+    let s = campaign(&db, ws, "Europe/London", 50, 30).await;
+    let inbox_id = inbox(&db, &s, &stack, &secrets, "erin", 30).await;
+    with_imap(&db, &stack, &secrets, inbox_id).await;
+    let erin = stack.user("erin").expect("erin").clone();
+    let tag = Uuid::new_v4().simple().to_string();
+    let ada = format!("ada-{tag}@prospects.test");
+    lead(&db, &s, &ada, NOW - Duration::hours(1)).await;
+    let clock = Arc::new(SettableClock::new(NOW));
+    let wiring = Wiring::over(db.db.clone(), clock.clone(), secrets.clone());
+    let sending = wiring.sending_with_clock(
+        Arc::new(SmtpSender::new(SmtpSettings {
+            timeout: StdDuration::from_secs(20),
+            allow_invalid_certs: true,
+            helo_host: None,
+        })),
+        UnsubscribeTokens::new(&[9; 32], "https://reach.example.com"),
+        EngineSettings {
+            min_gap_seconds: 0,
+            max_jitter_seconds: 0,
+            retry_base_seconds: 60,
+            concurrency: 2,
+            lease_seconds: 600,
+            batch_size: 50,
+        },
+        clock.clone(),
+    );
+    pass(&sending, &clock).await;
+    let ada_mid = message_id(&db, &ada, 1).await;
+
+    let url = chat_stub(stub_model).await;
+    // Polling once an hour: only IDLE can make the reply's sync happen within the test.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_reachkit"))
+        .arg("worker")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &db.url)
+        .env("REACHKIT__SECRETS__KEY", SECRETS_KEY)
+        .env("REACHKIT__MAIL__ALLOW_INVALID_CERTS", "true")
+        .env("REACHKIT__DNS__NAMESERVER", stack.dns.to_string())
+        .env("REACHKIT__SYNC__POLL_SECONDS", "3600")
+        .env("REACHKIT__SYNC__IDLE", "true")
+        .env("REACHKIT__CLASSIFIER__BASE_URL", &url)
+        .env("REACHKIT__CLASSIFIER__MODEL", "tiny-model")
+        .env("RUST_LOG", "info")
+        .current_dir(std::env::temp_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn reachkit worker");
+    let stderr = child.stderr.take().expect("stderr");
+    let worker = Worker(child);
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines_tx.send(line);
+        }
+    });
+    // The watcher is in IDLE once it says so.
+    tokio::time::timeout(WAIT_IDLE, async {
+        while let Some(line) = lines.recv().await {
+            if line.contains("watching the inbox with IMAP IDLE") {
+                return;
+            }
+        }
+        panic!("the worker ended before watching the inbox");
+    })
+    .await
+    .expect("the worker watches the inbox with IDLE");
+    // The first sync and the catch-up sync the watcher asked for when it connected are done.
+    let settled = "SELECT count(*) AS n FROM inbox_sync_leases WHERE last_synced_at IS NOT NULL \
+                   AND wake_requested_at IS NULL AND owner IS NULL";
+    eventually(&db, settled, 1).await;
+
+    let reply_id = format!("reply-{tag}@prospects.test");
+    let reply = format!(
+        "From: <{ada}>\r\nTo: {}\r\nSubject: Re: Hello Jane\r\nMessage-ID: <{reply_id}>\r\n\
+         In-Reply-To: <{ada_mid}>\r\nDate: Mon, 30 Nov 2026 10:05:00 +0000\r\n\r\n\
+         Yes, we are interested.\r\n",
+        erin.address
+    );
+    stack
+        .send_inbound(&ada, &[&erin.address], reply.as_bytes())
+        .await
+        .expect("reply delivered");
+    eventually(
+        &db,
+        &format!(
+            "SELECT count(*) AS n FROM leads WHERE email = '{ada}' AND status = 'replied' \
+             AND finished_reason = 'replied'"
+        ),
+        1,
+    )
+    .await;
+    assert_eq!(conversation_label(&db, &ada).await, "meeting_requested");
+    drop(worker);
+}
+
+/// Only bounds a failure: the worker logs as soon as its IDLE connection is up.
+const WAIT_IDLE: StdDuration = StdDuration::from_secs(120);
+
+/// Waits until `query` counts `expected` (re-checked every 200 ms, at most two minutes).
+async fn eventually(db: &TestDatabase, query: &str, expected: i64) {
+    let deadline = tokio::time::Instant::now() + StdDuration::from_secs(120);
+    loop {
+        let n = count(db, query).await;
+        if n == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {n}, not {expected}, after two minutes: {query}"
+        );
+        tokio::time::sleep(StdDuration::from_millis(200)).await;
     }
 }

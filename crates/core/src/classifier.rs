@@ -16,7 +16,10 @@ use reachkit_domain::label::ReplyLabel;
 /// MUST remove quoted parts before judging and never fail (`neutral` when unsure).
 pub use crate::sync::ReplyClassifier;
 
-/// The asynchronous form of [`ReplyClassifier`], for classifiers that do I/O.
+/// The asynchronous form of [`ReplyClassifier`], for classifiers that do I/O. The inbox sync
+/// labels replies through this port (`crate::sync::SyncService`), so it gets whichever classifier
+/// the app configured.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AsyncReplyClassifier: Send + Sync {
     /// The label of `text`. MUST NOT fail: on any trouble an implementation falls back to an

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod esp_detection;
 pub mod ids;
+pub mod inbox_watch;
 pub mod inboxes;
 pub mod leads;
 pub mod paging;

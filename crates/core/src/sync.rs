@@ -4,7 +4,8 @@
 //! whose last sync is old enough (one process per inbox: a lease with expiry), reads the new
 //! messages of INBOX and the spam folder after each folder's checkpoint ([`MailboxReader`]),
 //! analyses each one ([`InboundAnalyzer`]: bounce, auto-reply, reply or other, with the headers
-//! and bodies), labels human replies ([`ReplyClassifier`]) and hands a batch to the store
+//! and bodies), labels human replies ([`AsyncReplyClassifier`]: the configured classifier, remote
+//! or built-in, called before and outside the store's transaction) and hands a batch to the store
 //! ([`SyncStore::apply_batch`]), which matches every message to what was sent, applies the effects
 //! (lead replied/stopped, company stop, bounce, conversation and message rows, counters, events)
 //! and moves the folder's checkpoint in ONE transaction. A message already seen (by Message-ID,
@@ -17,6 +18,7 @@ use reachkit_domain::label::ReplyLabel;
 use time::{Duration, OffsetDateTime};
 
 use crate::StoreError;
+use crate::classifier::AsyncReplyClassifier;
 use crate::clock::Clock;
 use crate::connection_check::ServerLogin;
 use crate::ids::{InboxId, WorkspaceId};
@@ -363,7 +365,7 @@ pub struct SyncService {
     store: Arc<dyn SyncStore>,
     reader: Arc<dyn MailboxReader>,
     analyzer: Arc<dyn InboundAnalyzer>,
-    classifier: Arc<dyn ReplyClassifier>,
+    classifier: Arc<dyn AsyncReplyClassifier>,
     secrets: Arc<dyn SecretBox>,
     clock: Arc<dyn Clock>,
     settings: SyncSettings,
@@ -387,7 +389,7 @@ impl SyncService {
         store: Arc<dyn SyncStore>,
         reader: Arc<dyn MailboxReader>,
         analyzer: Arc<dyn InboundAnalyzer>,
-        classifier: Arc<dyn ReplyClassifier>,
+        classifier: Arc<dyn AsyncReplyClassifier>,
         secrets: Arc<dyn SecretBox>,
         clock: Arc<dyn Clock>,
         settings: SyncSettings,
@@ -458,31 +460,7 @@ impl SyncService {
     }
 
     fn login(&self, inbox: &SyncInbox) -> Result<ServerLogin, ReadError> {
-        let password = match &inbox.imap_password {
-            None => Password::default(),
-            Some(sealed) => {
-                let clear = self
-                    .secrets
-                    .open(sealed, &password_aad(inbox.id, PasswordField::Imap))
-                    .map_err(|_| {
-                        ReadError::Auth(
-                            "the stored IMAP password cannot be decrypted (was secrets.key \
-                             changed?); set the password again"
-                                .to_owned(),
-                        )
-                    })?;
-                Password::new(String::from_utf8(clear).map_err(|_| {
-                    ReadError::Auth("the stored IMAP password is not text".to_owned())
-                })?)
-            }
-        };
-        Ok(ServerLogin {
-            host: inbox.imap.host.clone(),
-            port: inbox.imap.port,
-            security: inbox.imap.security,
-            username: inbox.imap.username.clone(),
-            password,
-        })
+        imap_login(self.secrets.as_ref(), inbox)
     }
 
     async fn sync_inbox(
@@ -522,9 +500,11 @@ impl SyncService {
                 let Some(max_uid) = fresh.iter().map(|m| m.uid).max() else {
                     break;
                 };
-                let items = self
+                let messages = self
                     .without_warmup(inbox, session, &folder, in_spam, &fresh)
                     .await?;
+                // Labelled before the store's transaction: a remote classifier may take seconds.
+                let items = self.label(messages).await;
                 let batch = self.batch(inbox, &folder, uidvalidity, max_uid, items);
                 match self.store.apply_batch(&self.owner, &batch).await? {
                     Some(r) => total.add(r),
@@ -581,16 +561,18 @@ impl SyncService {
         folder: &str,
         in_spam: bool,
         fetched: &[&FetchedMessage],
-    ) -> Result<Vec<InboundItem>, SyncError> {
-        let items: Vec<(u32, InboundItem)> =
-            fetched.iter().map(|m| (m.uid, self.item(&m.raw))).collect();
+    ) -> Result<Vec<InboundMessage>, SyncError> {
+        let items: Vec<(u32, InboundMessage)> = fetched
+            .iter()
+            .map(|m| (m.uid, self.analyzer.analyze(&m.raw)))
+            .collect();
         let Some(receiver) = &self.warmup else {
             return Ok(items.into_iter().map(|(_, i)| i).collect());
         };
         let marked: Vec<MarkedMessage> = items
             .iter()
             .filter_map(|(uid, i)| {
-                i.message.warmup.as_ref().map(|token| MarkedMessage {
+                i.warmup.as_ref().map(|token| MarkedMessage {
                     uid: *uid,
                     token: token.clone(),
                 })
@@ -612,15 +594,52 @@ impl SyncService {
             .collect())
     }
 
-    fn item(&self, raw: &[u8]) -> InboundItem {
-        let message = self.analyzer.analyze(raw);
-        let label = match message.kind {
-            InboundKind::Reply => Some(self.classifier.classify(&message.text)),
-            InboundKind::AutoReply => Some(ReplyLabel::OutOfOffice),
-            InboundKind::Bounce { .. } | InboundKind::Other => None,
-        };
-        InboundItem { message, label }
+    /// Labels the human replies (auto-replies are `out_of_office` without asking).
+    async fn label(&self, messages: Vec<InboundMessage>) -> Vec<InboundItem> {
+        let mut items = Vec::with_capacity(messages.len());
+        for message in messages {
+            let label = match message.kind {
+                InboundKind::Reply => Some(self.classifier.classify_reply(&message.text).await),
+                InboundKind::AutoReply => Some(ReplyLabel::OutOfOffice),
+                InboundKind::Bounce { .. } | InboundKind::Other => None,
+            };
+            items.push(InboundItem { message, label });
+        }
+        items
     }
+}
+
+/// The IMAP login of an inbox: its settings with the sealed password opened (AAD: inbox id +
+/// `imap_password`). Also used by the IDLE watcher (`crate::inbox_watch`).
+///
+/// # Errors
+/// [`ReadError::Auth`] when the password cannot be decrypted or is not text.
+pub fn imap_login(secrets: &dyn SecretBox, inbox: &SyncInbox) -> Result<ServerLogin, ReadError> {
+    let password =
+        match &inbox.imap_password {
+            None => Password::default(),
+            Some(sealed) => {
+                let clear = secrets
+                    .open(sealed, &password_aad(inbox.id, PasswordField::Imap))
+                    .map_err(|_| {
+                        ReadError::Auth(
+                            "the stored IMAP password cannot be decrypted (was secrets.key \
+                         changed?); set the password again"
+                                .to_owned(),
+                        )
+                    })?;
+                Password::new(String::from_utf8(clear).map_err(|_| {
+                    ReadError::Auth("the stored IMAP password is not text".to_owned())
+                })?)
+            }
+        };
+    Ok(ServerLogin {
+        host: inbox.imap.host.clone(),
+        port: inbox.imap.port,
+        security: inbox.imap.security,
+        username: inbox.imap.username.clone(),
+        password,
+    })
 }
 
 enum SyncError {

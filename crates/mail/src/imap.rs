@@ -34,7 +34,7 @@ use crate::inbound::{Kind, classify};
 pub trait ImapIo: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> ImapIo for T {}
 
-type Io = Box<dyn ImapIo>;
+pub(crate) type Io = Box<dyn ImapIo>;
 
 /// Settings of the IMAP reader.
 #[derive(Debug, Clone)]
@@ -79,7 +79,7 @@ impl ImapReader {
         Ok(Box::new(tls))
     }
 
-    async fn connect(&self, login: &ServerLogin) -> Result<Session<Io>, ReadError> {
+    pub(crate) async fn connect(&self, login: &ServerLogin) -> Result<Session<Io>, ReadError> {
         let tcp = TcpStream::connect((login.host.as_str(), login.port))
             .await
             .map_err(|e| ReadError::Connection(e.to_string()))?;

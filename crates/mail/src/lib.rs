@@ -17,6 +17,7 @@
 
 pub mod check;
 pub mod imap;
+pub mod imap_idle;
 pub mod inbound;
 pub mod mx;
 pub mod reply;

@@ -21,6 +21,7 @@ mod sync;
 mod unibox;
 mod unsubscribe;
 mod warmup;
+mod watch;
 mod workspaces;
 
 pub use api_keys::PgApiKeyRepository;
@@ -37,4 +38,5 @@ pub use sync::PgSyncStore;
 pub use unibox::PgConversationRepository;
 pub use unsubscribe::PgUnsubscribeRepository;
 pub use warmup::PgWarmupStore;
+pub use watch::PgWatchStore;
 pub use workspaces::PgWorkspaceRepository;

@@ -165,6 +165,7 @@ diesel::table! {
         expires_at -> Nullable<Timestamptz>,
         last_synced_at -> Nullable<Timestamptz>,
         last_error -> Nullable<Text>,
+        wake_requested_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -174,6 +175,14 @@ diesel::table! {
         day -> Date,
         campaign_sends -> Int4,
         warmup_sends -> Int4,
+    }
+}
+
+diesel::table! {
+    inbox_watches (inbox_id) {
+        inbox_id -> Uuid,
+        owner -> Text,
+        expires_at -> Timestamptz,
     }
 }
 
@@ -261,6 +270,13 @@ diesel::table! {
         kind -> Text,
         send_id -> Nullable<Uuid>,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    positive_reply_leads (lead_id) {
+        lead_id -> Uuid,
+        counted_at -> Timestamptz,
     }
 }
 
@@ -391,6 +407,7 @@ diesel::joinable!(inbox_folders -> inboxes (inbox_id));
 diesel::joinable!(inbox_send_state -> inboxes (inbox_id));
 diesel::joinable!(inbox_sync_leases -> inboxes (inbox_id));
 diesel::joinable!(inbox_usage -> inboxes (inbox_id));
+diesel::joinable!(inbox_watches -> inboxes (inbox_id));
 diesel::joinable!(inboxes -> workspaces (workspace_id));
 diesel::joinable!(leads -> campaigns (campaign_id));
 diesel::joinable!(leads -> inboxes (inbox_id));
@@ -399,6 +416,7 @@ diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(messages -> inboxes (inbox_id));
 diesel::joinable!(messages -> sends (send_id));
 diesel::joinable!(messages -> workspaces (workspace_id));
+diesel::joinable!(positive_reply_leads -> leads (lead_id));
 diesel::joinable!(sends -> campaigns (campaign_id));
 diesel::joinable!(sends -> inboxes (inbox_id));
 diesel::joinable!(sends -> leads (lead_id));
@@ -427,9 +445,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     inbox_send_state,
     inbox_sync_leases,
     inbox_usage,
+    inbox_watches,
     inboxes,
     leads,
     messages,
+    positive_reply_leads,
     sends,
     sequences,
     variants,

@@ -39,8 +39,9 @@ impl PgSyncStore {
     }
 }
 
+/// An inbox with its IMAP settings, as the sync and the IDLE watcher (`crate::watch`) claim it.
 #[derive(QueryableByName)]
-struct InboxRow {
+pub(crate) struct InboxRow {
     #[diesel(sql_type = SqlUuid)]
     id: Uuid,
     #[diesel(sql_type = SqlUuid)]
@@ -59,20 +60,43 @@ struct InboxRow {
     imap_password: Option<Vec<u8>>,
 }
 
+impl InboxRow {
+    pub(crate) fn into_sync_inbox(self) -> Result<SyncInbox, StoreError> {
+        Ok(SyncInbox {
+            id: InboxId::from_uuid(self.id),
+            workspace_id: WorkspaceId::from_uuid(self.workspace_id),
+            email: self.email,
+            imap: ServerSettings {
+                host: self.imap_host,
+                port: u16::try_from(self.imap_port)
+                    .map_err(|_| corrupt(format!("imap_port {}", self.imap_port)))?,
+                security: Security::parse(&self.imap_security)
+                    .ok_or_else(|| corrupt(format!("imap_security {}", self.imap_security)))?,
+                username: self.imap_username,
+            },
+            imap_password: self.imap_password,
+        })
+    }
+}
+
+// Due: never synced, last synced before $2, or woken (IDLE saw new mail: `wake_requested_at`).
+// Claiming clears the wake request, so mail arriving during this sync asks for the next one.
 const CLAIM: &str = "\
 WITH due AS (
     SELECT i.id FROM inboxes i
     LEFT JOIN inbox_sync_leases l ON l.inbox_id = i.id
     WHERE i.is_active AND i.connection_status = 'connected'
       AND (l.inbox_id IS NULL OR ((l.expires_at IS NULL OR l.expires_at <= $1)
-           AND (l.last_synced_at IS NULL OR l.last_synced_at <= $2)))
-    ORDER BY l.last_synced_at NULLS FIRST, i.id
+           AND (l.last_synced_at IS NULL OR l.last_synced_at <= $2
+                OR l.wake_requested_at IS NOT NULL)))
+    ORDER BY l.wake_requested_at IS NULL, l.last_synced_at NULLS FIRST, i.id
     LIMIT $5
     FOR UPDATE OF i SKIP LOCKED
 ), taken AS (
     INSERT INTO inbox_sync_leases (inbox_id, owner, expires_at)
     SELECT id, $3, $4 FROM due
-    ON CONFLICT (inbox_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+    ON CONFLICT (inbox_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at,
+        wake_requested_at = NULL
     WHERE inbox_sync_leases.expires_at IS NULL OR inbox_sync_leases.expires_at <= $1
     RETURNING inbox_id
 )
@@ -181,24 +205,7 @@ impl SyncStore for PgSyncStore {
             .load(&mut conn)
             .await
             .map_err(from_diesel)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(SyncInbox {
-                    id: InboxId::from_uuid(r.id),
-                    workspace_id: WorkspaceId::from_uuid(r.workspace_id),
-                    email: r.email,
-                    imap: ServerSettings {
-                        host: r.imap_host,
-                        port: u16::try_from(r.imap_port)
-                            .map_err(|_| corrupt(format!("imap_port {}", r.imap_port)))?,
-                        security: Security::parse(&r.imap_security)
-                            .ok_or_else(|| corrupt(format!("imap_security {}", r.imap_security)))?,
-                        username: r.imap_username,
-                    },
-                    imap_password: r.imap_password,
-                })
-            })
-            .collect()
+        rows.into_iter().map(InboxRow::into_sync_inbox).collect()
     }
 
     async fn checkpoint(
@@ -688,6 +695,23 @@ async fn add_incoming(
     Ok(updated.is_positive)
 }
 
+/// Records that `lead` counts in positive_replies; false when it was counted before.
+async fn first_positive(
+    c: &mut AsyncPgConnection,
+    lead: Uuid,
+    now: OffsetDateTime,
+) -> Result<bool, TxError> {
+    let inserted = diesel::sql_query(
+        "INSERT INTO positive_reply_leads (lead_id, counted_at) VALUES ($1, $2) \
+         ON CONFLICT (lead_id) DO NOTHING",
+    )
+    .bind::<SqlUuid, _>(lead)
+    .bind::<Timestamptz, _>(now)
+    .execute(c)
+    .await?;
+    Ok(inserted == 1)
+}
+
 /// A human reply of a lead: replied (counters once per lead), stops, company stop, event.
 async fn reply_effects(
     c: &mut AsyncPgConnection,
@@ -707,7 +731,10 @@ async fn reply_effects(
     .get_result(c)
     .await
     .optional()?;
-    let positive = i64::from(became_positive);
+    // positive_replies counts distinct leads: only the first time a lead's conversation turns
+    // positive (positive_reply_leads remembers it), not again after a negative reply in between.
+    let counted_positive = became_positive && first_positive(c, lead.id, batch.now).await?;
+    let positive = i64::from(counted_positive);
     if first_reply {
         let newly = i64::from(!lead.counted_finished());
         diesel::sql_query("UPDATE leads SET status = 'replied', updated_at = $2 WHERE id = $1")
@@ -747,7 +774,7 @@ async fn reply_effects(
             .execute(c)
             .await?;
         }
-    } else if became_positive {
+    } else if counted_positive {
         diesel::sql_query(
             "UPDATE campaign_stats SET positive_replies = positive_replies + 1 \
              WHERE campaign_id = $1",

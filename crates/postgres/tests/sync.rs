@@ -5,13 +5,14 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reachkit_core::ids::{InboxId, WorkspaceId};
+use reachkit_core::inbox_watch::WatchStore;
 use reachkit_core::sync::{
     BouncedAddress, Checkpoint, InboundAttachment, InboundBatch, InboundItem, InboundKind,
     InboundMessage, Recipient, SyncStore,
 };
 use reachkit_core::workspaces::{Workspace, WorkspaceRepository};
 use reachkit_domain::label::ReplyLabel;
-use reachkit_postgres::{PgSyncStore, PgWorkspaceRepository};
+use reachkit_postgres::{PgSyncStore, PgWatchStore, PgWorkspaceRepository};
 use reachkit_testkit::{TestDatabase, execute, insert_inbox};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -607,4 +608,171 @@ async fn one_process_holds_an_inbox_at_a_time_and_a_batch_without_the_lease_chan
         .await
         .expect("claim");
     assert_eq!(taken.len(), 1);
+}
+
+#[tokio::test]
+async fn a_lead_whose_conversation_turns_positive_negative_then_positive_counts_once_in_positive_replies()
+ {
+    let f = fixture(false).await;
+    f.lead("ada@prospects.test", None).await;
+    f.lead("bob@prospects.test", None).await;
+    assert_eq!(f.claim("A").await, 1);
+    let labels = [
+        ("r1@x", "ada@mid", ReplyLabel::Interested),
+        ("r2@x", "ada@mid", ReplyLabel::NotInterested),
+        ("r3@x", "ada@mid", ReplyLabel::MeetingRequested),
+        ("r4@x", "bob@mid", ReplyLabel::Question),
+        ("r5@x", "bob@mid", ReplyLabel::NeedsMoreInfo),
+    ];
+    // One batch per reply, as separate syncs would apply them.
+    for (uid, (id, answers, label)) in (1u32..).zip(labels) {
+        f.store()
+            .apply_batch(
+                "A",
+                &f.batch(
+                    1,
+                    uid,
+                    vec![reply(id, "someone@prospects.test", Some(answers), label)],
+                ),
+            )
+            .await
+            .expect("apply")
+            .expect("lease held");
+    }
+    // Ada went positive twice (one lead), Bob once after a neutral reply: two distinct leads.
+    assert_eq!(f.stat("replies").await, 2);
+    assert_eq!(f.stat("positive_replies").await, 2);
+    let v = f.variant;
+    assert_eq!(
+        count(
+            &f.db,
+            &format!("SELECT positive_replies AS n FROM variants WHERE id = '{v}'")
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(
+            &f.db,
+            "SELECT count(*) AS n FROM conversations WHERE is_positive"
+        )
+        .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn an_inbox_woken_by_idle_is_due_at_once_and_a_wake_during_its_sync_asks_for_the_next_one() {
+    let f = fixture(false).await;
+    let store = f.store();
+    let inbox = InboxId::from_uuid(f.inbox);
+    let watch = PgWatchStore::new(f.db.db.clone());
+    // Polling every hour: synced at T0, not due again before T0 + 1h.
+    let claim = |owner: &'static str, at: OffsetDateTime| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_due(
+                    owner,
+                    at,
+                    at - Duration::hours(1),
+                    at + Duration::minutes(10),
+                    10,
+                )
+                .await
+                .expect("claim")
+                .len()
+        }
+    };
+    assert_eq!(claim("A", T0).await, 1);
+    store.release("A", inbox, T0, None).await.expect("release");
+    assert_eq!(claim("A", T0 + Duration::seconds(5)).await, 0);
+    watch
+        .wake(inbox, T0 + Duration::seconds(6))
+        .await
+        .expect("wake");
+    assert_eq!(claim("A", T0 + Duration::seconds(7)).await, 1);
+    // New mail while that sync runs: the request survives its release.
+    watch
+        .wake(inbox, T0 + Duration::seconds(8))
+        .await
+        .expect("wake");
+    store
+        .release("A", inbox, T0 + Duration::seconds(9), None)
+        .await
+        .expect("release");
+    assert_eq!(claim("B", T0 + Duration::seconds(10)).await, 1);
+    store
+        .release("B", inbox, T0 + Duration::seconds(11), None)
+        .await
+        .expect("release");
+    // Claiming cleared it: no wake, no sync before the hour.
+    assert_eq!(claim("B", T0 + Duration::seconds(12)).await, 0);
+    // Waking an inbox that was never synced (no lease row yet) or is gone is fine.
+    sql(&f.db, "DELETE FROM inbox_sync_leases").await;
+    watch.wake(inbox, T0).await.expect("wake");
+    watch
+        .wake(InboxId::from_uuid(Uuid::now_v7()), T0)
+        .await
+        .expect("wake an unknown inbox");
+    assert_eq!(claim("C", T0 + Duration::seconds(13)).await, 1);
+}
+
+#[tokio::test]
+async fn one_process_watches_an_inbox_at_a_time_up_to_its_limit_and_drops_inboxes_no_longer_connected()
+ {
+    let f = fixture(false).await;
+    let second = insert_inbox(&f.db.url, f.ws.as_uuid(), "bob@reachkit.test", "connected")
+        .await
+        .expect("inbox");
+    let watch = PgWatchStore::new(f.db.db.clone());
+    let claim = |owner: &'static str, at: OffsetDateTime, limit: i64| {
+        let watch = watch.clone();
+        async move {
+            let mut ids: Vec<Uuid> = watch
+                .claim_watches(owner, at, at + Duration::seconds(90), limit)
+                .await
+                .expect("claim watches")
+                .into_iter()
+                .map(|i| i.id.as_uuid())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let mut both = vec![f.inbox, second];
+    both.sort();
+    // A takes one (its limit), B the other; renewing keeps each its own.
+    let a = claim("A", T0, 1).await;
+    assert_eq!(a.len(), 1);
+    let b = claim("B", T0, 10).await;
+    assert_eq!(b.len(), 1);
+    assert_ne!(a, b);
+    assert_eq!(claim("A", T0 + Duration::seconds(30), 1).await, a);
+    assert_eq!(claim("B", T0 + Duration::seconds(30), 10).await, b);
+    // B dies: once its lease expired, A (with room) takes its inbox over.
+    assert_eq!(claim("A", T0 + Duration::seconds(60), 10).await, a);
+    assert_eq!(claim("A", T0 + Duration::seconds(121), 10).await, both);
+    assert!(claim("B", T0 + Duration::seconds(122), 10).await.is_empty());
+    // A disconnected inbox is not watched any more.
+    sql(
+        &f.db,
+        &format!("UPDATE inboxes SET connection_status = 'error' WHERE id = '{second}'"),
+    )
+    .await;
+    assert_eq!(claim("A", T0 + Duration::seconds(150), 10).await, [f.inbox]);
+    assert_eq!(
+        count(
+            &f.db,
+            &format!("SELECT count(*) AS n FROM inbox_watches WHERE inbox_id = '{second}'")
+        )
+        .await,
+        0
+    );
+    watch.release_watches("A").await.expect("release");
+    assert_eq!(
+        count(&f.db, "SELECT count(*) AS n FROM inbox_watches").await,
+        0
+    );
+    assert_eq!(claim("B", T0 + Duration::seconds(151), 10).await, [f.inbox]);
 }

@@ -4,6 +4,7 @@ use std::sync::Mutex;
 use time::macros::datetime;
 
 use super::*;
+use crate::classifier::MockAsyncReplyClassifier;
 use crate::inboxes::Security;
 use crate::secrets::AesGcmSecretBox;
 
@@ -224,11 +225,20 @@ fn store(
 }
 
 fn service(store: MockSyncStore, reader: FakeReader, secrets: Arc<AesGcmSecretBox>) -> SyncService {
+    service_with(store, reader, secrets, Arc::new(KeywordClassifier))
+}
+
+fn service_with(
+    store: MockSyncStore,
+    reader: FakeReader,
+    secrets: Arc<AesGcmSecretBox>,
+    classifier: Arc<dyn AsyncReplyClassifier>,
+) -> SyncService {
     SyncService::new(
         Arc::new(store),
         Arc::new(reader),
         Arc::new(FakeAnalyzer),
-        Arc::new(KeywordClassifier),
+        classifier,
         secrets,
         Arc::new(FixedClock),
         SyncSettings::default(),
@@ -307,6 +317,54 @@ async fn new_messages_are_labelled_and_applied_with_the_checkpoint_and_the_lease
     );
     assert!(junk.items.is_empty());
     assert_eq!(releases.lock().expect("lock").as_slice(), [None]);
+}
+
+#[tokio::test]
+async fn replies_are_labelled_through_the_async_classifier_port_before_their_batch_reaches_the_store()
+ {
+    let secrets = secrets();
+    let ibx = inbox(&secrets);
+    let mut reader = FakeReader::default();
+    reader.folders.insert(
+        "INBOX".into(),
+        (
+            7,
+            vec![
+                fetched(1, "reply:Could we talk on Tuesday?"),
+                fetched(2, "auto:away"),
+                fetched(3, "bounce:x"),
+                fetched(4, "other:news"),
+            ],
+        ),
+    );
+    let (store, batches, _) = store(ibx, BTreeMap::new());
+    let mut classifier = MockAsyncReplyClassifier::new();
+    let seen = batches.clone();
+    // Only the human reply is classified (auto-replies are out_of_office without asking), and
+    // before any batch is applied: the store's transaction never waits for the classifier.
+    classifier
+        .expect_classify_reply()
+        .withf(|text| text == "Could we talk on Tuesday?")
+        .times(1)
+        .returning(move |_| {
+            assert!(seen.lock().expect("lock").is_empty());
+            ReplyLabel::MeetingRequested
+        });
+    service_with(store, reader, secrets, Arc::new(classifier))
+        .sync_due(NOW)
+        .await
+        .expect("sync");
+    let batches = batches.lock().expect("lock");
+    let labels: Vec<Option<ReplyLabel>> = batches[0].items.iter().map(|i| i.label).collect();
+    assert_eq!(
+        labels,
+        [
+            Some(ReplyLabel::MeetingRequested),
+            Some(ReplyLabel::OutOfOffice),
+            None,
+            None
+        ]
+    );
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use reachkit_core::esp_detection::EspDetectionService;
 use reachkit_core::rate_limit::RateLimitSettings;
 use reachkit_core::sending::MailSender;
 use reachkit_http::ops::idempotency::idempotency;
+use reachkit_http::ops::metrics::record_metrics;
 use reachkit_http::ops::rate_limit::rate_limit;
 use reachkit_http::ops::request_id::request_id;
 use reachkit_http::request_log::log_request;
@@ -109,11 +110,12 @@ pub fn bind_with(
     let server = HttpServer::new(move || {
         let unsubscribe = unsubscribe.clone();
         let unibox = unibox.clone();
-        // The last wrap runs first: request id, request log, rate limit, idempotency.
+        // The last wrap runs first: request id, metrics, request log, rate limit, idempotency.
         App::new()
             .wrap(from_fn(idempotency))
             .wrap(from_fn(rate_limit))
             .wrap(from_fn(log_request))
+            .wrap(from_fn(record_metrics))
             .wrap(from_fn(request_id))
             .configure(reachkit_http::ops::configure_ops(ops.clone()))
             .configure(move |cfg| {

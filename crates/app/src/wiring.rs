@@ -232,7 +232,7 @@ impl Wiring {
     }
 
     /// The operational services of the API: readiness over this pool, the per-workspace rate
-    /// limiter (in this process's memory) and idempotency keys in the database.
+    /// limiter (in this process's memory), idempotency keys in the database, and metrics.
     #[must_use]
     pub fn ops_services(
         &self,
@@ -247,6 +247,11 @@ impl Wiring {
                 Arc::clone(&self.clock),
             )),
             idempotency: Some(self.idempotency()),
+            metrics: Some(reachkit_core::metrics::MetricsService::new(
+                Arc::new(reachkit_postgres::PgMetricsSource::new(self.db.clone())),
+                Arc::clone(&self.clock),
+            )),
+            http_metrics: Some(reachkit_http::ops::metrics::HttpMetrics::default()),
         }
     }
 

@@ -327,3 +327,44 @@ async fn sigterm_stops_the_server_gracefully_with_exit_code_0_and_json_logs_carr
         "{stderr}"
     );
 }
+
+#[actix_web::test]
+async fn metrics_are_served_in_prometheus_text_with_route_patterns_and_store_numbers() {
+    let db = database().await;
+    let key = workspace_with_key(&db, "Metrics");
+    let server = serve(&db, &[]);
+    let auth = format!("Bearer {key}");
+    let created = call(
+        "POST",
+        &format!("{}/api/v1/campaigns", server.base),
+        &[("Authorization", auth.as_str())],
+        Some(json!({"name": "Counted"})),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let client = awc::Client::default();
+    let mut response = client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(response.status().as_u16(), 200);
+    let text = String::from_utf8(response.body().await.expect("body").to_vec()).expect("utf-8");
+    assert!(
+        text.contains(
+            r#"reachkit_http_requests_total{method="POST",route="/api/v1/campaigns",status="201"} 1"#
+        ),
+        "{text}"
+    );
+    for line in [
+        "reachkit_metrics_database_up 1",
+        "reachkit_emails_sent_total 0",
+        "reachkit_send_queue_due 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+    assert!(!text.contains("Counted"), "tenant data in metrics");
+}

@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod inboxes;
 pub mod leads;
+pub mod metrics;
 pub mod paging;
 pub mod rate_limit;
 pub mod secrets;

@@ -1,5 +1,5 @@
 //! The HTTP contract of the operational surface over mocked ports: health and readiness, rate
-//! limiting per workspace, `Idempotency-Key` and `X-Request-Id`.
+//! limiting per workspace, `Idempotency-Key`, `X-Request-Id` and `/metrics`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -22,11 +22,13 @@ use reachkit_core::idempotency::{
 use reachkit_core::ids::{ApiKeyId, WorkspaceId};
 use reachkit_core::inboxes::{InboxService, MockInboxRepository};
 use reachkit_core::leads::{LeadService, MockLeadRepository};
+use reachkit_core::metrics::{MetricsService, MockMetricsSource, PoolUsage, StoreSnapshot};
 use reachkit_core::rate_limit::{RateLimitSettings, RateLimiter};
 use reachkit_core::secrets::MockSecretBox;
 use reachkit_core::sequences::{MockSequenceRepository, SequenceService};
 use reachkit_core::workspaces::MockWorkspaceRepository;
 use reachkit_http::ops::idempotency::idempotency;
+use reachkit_http::ops::metrics::{HttpMetrics, record_metrics};
 use reachkit_http::ops::rate_limit::rate_limit;
 use reachkit_http::ops::request_id::request_id;
 use reachkit_http::ops::{OpsServices, configure_ops};
@@ -622,4 +624,137 @@ async fn every_response_carries_a_request_id_the_client_s_when_sane() {
     assert_eq!(r[4].status, StatusCode::NOT_FOUND);
     assert!(r[4].header("x-request-id").is_some());
     assert_ne!(r[0].header("x-request-id"), r[3].header("x-request-id"));
+}
+
+// ---- metrics ------------------------------------------------------------------------------
+
+fn metrics_ops(snapshot: Result<StoreSnapshot, ()>) -> OpsServices {
+    let mut source = MockMetricsSource::new();
+    source.expect_snapshot().returning(move |_| {
+        snapshot
+            .clone()
+            .map_err(|()| StoreError::Unavailable(anyhow::anyhow!("down")))
+    });
+    OpsServices {
+        metrics: Some(MetricsService::new(
+            Arc::new(source),
+            Arc::new(Stepped::default()),
+        )),
+        http_metrics: Some(HttpMetrics::default()),
+        ..OpsServices::default()
+    }
+}
+
+async fn scrape(ops: OpsServices, before: Vec<test::TestRequest>) -> (StatusCode, String) {
+    let app = test::init_service(
+        App::new()
+            .wrap(from_fn(record_metrics))
+            .configure(configure_ops(ops))
+            .configure(configure(services(blocklist_adding(0)))),
+    )
+    .await;
+    for req in before {
+        let _ = test::call_service(&app, req.to_request()).await;
+    }
+    let response = test::call_service(&app, get("/metrics", None).to_request()).await;
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let body = test::read_body(response).await;
+    (status, String::from_utf8(body.to_vec()).expect("utf-8"))
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route_pattern_never_by_concrete_path() {
+    // Not a UUID: 404 before any repository is asked.
+    let id = "concrete-id-4711";
+    let (status, text) = scrape(
+        metrics_ops(Ok(StoreSnapshot::default())),
+        vec![
+            get("/api/v1/blocklist", Some(KEY_A)),
+            get("/api/v1/blocklist", Some(KEY_A)),
+            test::TestRequest::delete()
+                .uri(&format!("/api/v1/blocklist/{id}"))
+                .insert_header(("Authorization", format!("Bearer {KEY_A}"))),
+            get("/api/v1/no/such/thing", None),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text.contains(
+            r#"reachkit_http_requests_total{method="GET",route="/api/v1/blocklist",status="200"} 2"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="/api/v1/blocklist/{id}""#), "{text}");
+    assert!(
+        !text.contains(&id.to_string()),
+        "a concrete id leaked: {text}"
+    );
+    assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
+    assert!(
+        text.contains("reachkit_http_request_duration_seconds_bucket{"),
+        "{text}"
+    );
+}
+
+#[actix_web::test]
+async fn metrics_show_the_store_s_numbers() {
+    let inbox = reachkit_core::ids::InboxId::new();
+    let snapshot = StoreSnapshot {
+        sends_by_status: vec![
+            ("sent".into(), 7),
+            ("bounced".into(), 2),
+            ("queued".into(), 4),
+        ],
+        due_sends: 3,
+        oldest_due_age_seconds: 42.5,
+        replies_by_kind: vec![("reply".into(), 5)],
+        sync_lag_seconds: vec![(inbox, 61.0)],
+        pool: PoolUsage {
+            open: 4,
+            idle: 1,
+            max: 10,
+            waiting: 0,
+        },
+    };
+    let (_, text) = scrape(metrics_ops(Ok(snapshot)), vec![]).await;
+    for line in [
+        "reachkit_metrics_database_up 1",
+        "reachkit_emails_sent_total 7",
+        "reachkit_emails_bounced_total 2",
+        "reachkit_emails_failed_total 0",
+        r#"reachkit_sends{status="queued"} 4"#,
+        r#"reachkit_replies_total{kind="reply"} 5"#,
+        r#"reachkit_replies_total{kind="auto_reply"} 0"#,
+        "reachkit_send_queue_due 3",
+        "reachkit_send_queue_oldest_due_age_seconds 42.5",
+        &format!(r#"reachkit_inbox_sync_lag_seconds{{inbox_id="{inbox}"}} 61"#),
+        r#"reachkit_db_pool_connections{state="in_use"} 3"#,
+        "reachkit_db_pool_max_connections 10",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn metrics_still_answer_when_the_store_is_down() {
+    let (status, text) = scrape(metrics_ops(Err(())), vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text.lines().any(|l| l == "reachkit_metrics_database_up 0"),
+        "{text}"
+    );
 }

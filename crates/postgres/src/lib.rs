@@ -14,6 +14,7 @@ mod health;
 mod idempotency;
 mod inboxes;
 mod leads;
+mod metrics;
 mod migrate;
 mod pool;
 #[rustfmt::skip]
@@ -33,6 +34,7 @@ pub use health::PgReadinessProbe;
 pub use idempotency::PgIdempotencyStore;
 pub use inboxes::PgInboxRepository;
 pub use leads::PgLeadRepository;
+pub use metrics::PgMetricsSource;
 pub use migrate::{MigrationError, run_migrations};
 pub use pool::{Db, PoolSettings};
 pub use sequences::PgSequenceRepository;

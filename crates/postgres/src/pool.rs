@@ -79,6 +79,19 @@ impl Db {
         Ok(Self { pool })
     }
 
+    /// How the pool is used right now.
+    #[must_use]
+    pub fn usage(&self) -> reachkit_core::metrics::PoolUsage {
+        let status = self.pool.status();
+        let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        reachkit_core::metrics::PoolUsage {
+            open: as_u64(status.size),
+            idle: as_u64(status.available),
+            max: as_u64(status.max_size),
+            waiting: as_u64(status.waiting),
+        }
+    }
+
     /// A connection from the pool.
     pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
         self.pool.get().await.map_err(from_pool)

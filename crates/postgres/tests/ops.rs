@@ -7,11 +7,12 @@ use reachkit_core::idempotency::{
     Begin, IN_FLIGHT_LEASE, IdempotencyStore, KEY_TTL, KeyedRequest, StoredResponse, request_hash,
 };
 use reachkit_core::ids::WorkspaceId;
+use reachkit_core::metrics::MetricsSource;
 use reachkit_core::workspaces::{Workspace, WorkspaceRepository};
 use reachkit_postgres::{
-    Db, PgIdempotencyStore, PgReadinessProbe, PgWorkspaceRepository, PoolSettings,
+    Db, PgIdempotencyStore, PgMetricsSource, PgReadinessProbe, PgWorkspaceRepository, PoolSettings,
 };
-use reachkit_testkit::{TestDatabase, execute};
+use reachkit_testkit::{TestDatabase, execute, insert_campaign, insert_inbox};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -256,5 +257,71 @@ async fn deleting_a_workspace_deletes_its_keys() {
     assert_eq!(
         store.purge_expired(T0 + KEY_TTL * 2).await.expect("purge"),
         0
+    );
+}
+
+#[tokio::test]
+async fn metrics_on_an_empty_database_are_zero() {
+    let db = database().await;
+    let snapshot = PgMetricsSource::new(db.db.clone())
+        .snapshot(T0)
+        .await
+        .expect("snapshot");
+    assert!(snapshot.sends_by_status.is_empty());
+    assert_eq!(snapshot.due_sends, 0);
+    assert!(snapshot.oldest_due_age_seconds.abs() < f64::EPSILON);
+    assert!(snapshot.replies_by_kind.is_empty());
+    assert!(snapshot.sync_lag_seconds.is_empty());
+    assert!(snapshot.pool.max >= 1);
+}
+
+#[tokio::test]
+async fn metrics_count_sends_the_due_queue_and_sync_lag() {
+    let db = database().await;
+    let ws = workspace(&db).await;
+    let campaign = insert_campaign(&db, ws, "Metrics").await.expect("campaign");
+    let inbox = insert_inbox(&db.url, ws.as_uuid(), "alice@example.com", "connected")
+        .await
+        .expect("inbox");
+    let sql = format!(
+        "INSERT INTO leads (id, workspace_id, campaign_id, email, email_domain, created_at, updated_at) \
+         SELECT gen_random_uuid(), '{ws}', '{campaign}', 'l' || i || '@example.com', 'example.com', now(), now() \
+         FROM generate_series(1, 4) i;
+         INSERT INTO sends (id, workspace_id, campaign_id, lead_id, step, inbox_id, message_id, status, \
+                            not_before, inbox_day, campaign_day, queued_at, updated_at) \
+         SELECT gen_random_uuid(), '{ws}', '{campaign}', l.id, 1, '{inbox}', l.email || '.msg', s.status, \
+                s.not_before, '2026-11-30', '2026-11-30', now(), now() \
+         FROM (SELECT id, email, row_number() OVER (ORDER BY email) AS n FROM leads) l \
+         JOIN (VALUES (1, 'sent', timestamptz '2026-11-30 08:00Z'), \
+                      (2, 'queued', timestamptz '2026-11-30 08:59Z'), \
+                      (3, 'deferred', timestamptz '2026-11-30 08:58Z'), \
+                      (4, 'queued', timestamptz '2026-11-30 10:00Z')) s(n, status, not_before) ON s.n = l.n;
+         INSERT INTO inbox_sync_leases (inbox_id, last_synced_at) VALUES ('{inbox}', '2026-11-30 08:59:30Z');"
+    );
+    for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        execute(&db.url, statement).await.expect("fixtures");
+    }
+    let mut snapshot = PgMetricsSource::new(db.db.clone())
+        .snapshot(T0)
+        .await
+        .expect("snapshot");
+    snapshot.sends_by_status.sort();
+    assert_eq!(
+        snapshot.sends_by_status,
+        [
+            ("deferred".to_owned(), 1),
+            ("queued".to_owned(), 2),
+            ("sent".to_owned(), 1)
+        ]
+    );
+    assert_eq!(snapshot.due_sends, 2, "the 10:00 send is not due at 09:00");
+    assert!(
+        (snapshot.oldest_due_age_seconds - 120.0).abs() < 1e-6,
+        "{snapshot:?}"
+    );
+    assert_eq!(snapshot.sync_lag_seconds.len(), 1);
+    assert!(
+        (snapshot.sync_lag_seconds[0].1 - 30.0).abs() < 1e-6,
+        "{snapshot:?}"
     );
 }

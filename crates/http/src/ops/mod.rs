@@ -1,11 +1,12 @@
-//! The operational surface: health and readiness endpoints, request ids, rate limiting per
-//! workspace and `Idempotency-Key` (docs/API.md, "Operations").
+//! The operational surface: health and readiness endpoints, `/metrics`, request ids, rate
+//! limiting per workspace and `Idempotency-Key` (docs/API.md, "Operations").
 //!
 //! The middlewares read their services from the app data [`configure_ops`] registers, and do
 //! nothing when it is absent, so an app without them behaves as before.
 
 mod health;
 pub mod idempotency;
+pub mod metrics;
 pub mod rate_limit;
 pub mod request_id;
 
@@ -14,6 +15,7 @@ use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpResponse, web};
 use reachkit_core::health::HealthService;
 use reachkit_core::idempotency::IdempotencyService;
+use reachkit_core::metrics::MetricsService;
 use reachkit_core::rate_limit::RateLimiter;
 use serde_json::{Map, Value, json};
 
@@ -28,9 +30,14 @@ pub struct OpsServices {
     pub rate_limiter: Option<RateLimiter>,
     /// Honours `Idempotency-Key` on `POST /api/v1/...`.
     pub idempotency: Option<IdempotencyService>,
+    /// The store's numbers for `GET /metrics`.
+    pub metrics: Option<MetricsService>,
+    /// This process's HTTP counters, filled by [`metrics::record_metrics`] and shown by
+    /// `GET /metrics`.
+    pub http_metrics: Option<metrics::HttpMetrics>,
 }
 
-/// Mounts `/healthz` and `/readyz` and registers the middlewares' services. Configure it before
+/// Mounts `/healthz`, `/readyz` and `/metrics` and registers the middlewares' services. Configure it before
 /// [`crate::configure`], whose default service answers unknown paths.
 pub fn configure_ops(ops: OpsServices) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
@@ -43,7 +50,14 @@ pub fn configure_ops(ops: OpsServices) -> impl FnOnce(&mut web::ServiceConfig) {
         if let Some(idempotency) = ops.idempotency {
             cfg.app_data(web::Data::new(idempotency));
         }
+        if let Some(store) = ops.metrics {
+            cfg.app_data(web::Data::new(store));
+        }
+        if let Some(http) = ops.http_metrics {
+            cfg.app_data(web::Data::new(http));
+        }
         health::routes(cfg);
+        metrics::routes(cfg);
     }
 }
 

@@ -12,7 +12,12 @@ use anyhow::Context;
 use reachkit_core::clock::{Clock, SystemClock};
 use reachkit_core::connection_check::ConnectionCheckService;
 use reachkit_core::esp_detection::EspDetectionService;
+use reachkit_core::rate_limit::RateLimitSettings;
 use reachkit_core::sending::MailSender;
+use reachkit_http::ops::idempotency::idempotency;
+use reachkit_http::ops::metrics::record_metrics;
+use reachkit_http::ops::rate_limit::rate_limit;
+use reachkit_http::ops::request_id::request_id;
 use reachkit_http::request_log::log_request;
 use reachkit_mail::check::MailChecker;
 use reachkit_mail::imap::{ImapReader, MailAnalyzer};
@@ -31,8 +36,42 @@ use crate::wiring::{Wiring, reply_classifier};
 /// How often ESP detection looks for leads whose provider is unknown.
 const ESP_DETECTION_EVERY: Duration = Duration::from_secs(2);
 
-/// Seconds in-flight requests get to finish after a shutdown signal.
-const SHUTDOWN_GRACE_SECONDS: u64 = 30;
+/// How often expired idempotency keys of every workspace are deleted (each workspace's own
+/// expired keys also go whenever it uses a key).
+const IDEMPOTENCY_PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// What the API needs besides the services.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpOptions {
+    /// The per-workspace rate limit (`http.rate_limit_per_second`, `http.rate_limit_burst`).
+    pub rate_limit: RateLimitSettings,
+    /// How long in-flight requests get after a shutdown signal
+    /// (`http.shutdown_timeout_seconds`).
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            rate_limit: RateLimitSettings {
+                per_second: 100,
+                burst: 200,
+            },
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl HttpOptions {
+    /// The options the settings give.
+    #[must_use]
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            rate_limit: settings.rate_limit(),
+            shutdown_timeout: settings.shutdown_timeout(),
+        }
+    }
+}
 
 /// A bound, not yet running server and the addresses it listens on.
 pub struct Bound {
@@ -48,20 +87,40 @@ impl std::fmt::Debug for Bound {
     }
 }
 
-/// Binds the API to `listen` over the given services. Handles SIGINT and SIGTERM: stops
-/// accepting, lets in-flight requests finish, then returns.
+/// Binds the API to `listen` over the given services, with the default [`HttpOptions`].
 ///
 /// # Errors
 /// When the address cannot be bound.
 pub fn bind(wiring: &Wiring, listen: SocketAddr) -> anyhow::Result<Bound> {
+    bind_with(wiring, listen, HttpOptions::default())
+}
+
+/// Binds the API to `listen` over the given services. Signals are not handled here:
+/// [`serve`] stops the server (gracefully, within `options.shutdown_timeout`) on SIGINT or
+/// SIGTERM.
+///
+/// # Errors
+/// When the address cannot be bound.
+pub fn bind_with(
+    wiring: &Wiring,
+    listen: SocketAddr,
+    options: HttpOptions,
+) -> anyhow::Result<Bound> {
     let services = wiring.http_services();
+    let ops = wiring.ops_services(options.rate_limit);
     let unsubscribe = wiring.unsubscribe.clone();
     let unibox = wiring.unibox.clone();
     let server = HttpServer::new(move || {
         let unsubscribe = unsubscribe.clone();
         let unibox = unibox.clone();
+        // The last wrap runs first: request id, metrics, request log, rate limit, idempotency.
         App::new()
+            .wrap(from_fn(idempotency))
+            .wrap(from_fn(rate_limit))
             .wrap(from_fn(log_request))
+            .wrap(from_fn(record_metrics))
+            .wrap(from_fn(request_id))
+            .configure(reachkit_http::ops::configure_ops(ops.clone()))
             .configure(move |cfg| {
                 if let Some(service) = unsubscribe {
                     reachkit_http::configure_unsubscribe(service)(cfg);
@@ -72,7 +131,8 @@ pub fn bind(wiring: &Wiring, listen: SocketAddr) -> anyhow::Result<Bound> {
             })
             .configure(reachkit_http::configure(services.clone()))
     })
-    .shutdown_timeout(SHUTDOWN_GRACE_SECONDS)
+    .shutdown_timeout(options.shutdown_timeout.as_secs())
+    .disable_signals()
     .bind(listen)
     .with_context(|| format!("cannot listen on {listen} (http.listen / REACHKIT_LISTEN)"))?;
     let addrs = server.addrs();
@@ -148,6 +208,11 @@ impl Workers {
                 stopped.clone(),
             )));
         }
+        tasks.push(tokio::spawn(idempotency_purge_loop(
+            wiring.idempotency(),
+            IDEMPOTENCY_PURGE_EVERY,
+            stopped.clone(),
+        )));
         let send = tokio::spawn(sending_loop(
             sending,
             clock,
@@ -158,13 +223,47 @@ impl Workers {
         Ok(Self { stop, tasks })
     }
 
-    /// Stops claiming, lets the sends in flight finish, and waits for the workers.
-    async fn stop(self) {
+    /// Tells every worker to stop claiming new work.
+    fn signal_stop(&self) {
         let _ = self.stop.send(true);
-        for task in self.tasks {
-            if let Err(e) = task.await {
-                tracing::error!(error = %e, "a background worker failed");
+    }
+
+    /// Stops claiming, lets the sends in flight finish, and waits for the workers, at most
+    /// `deadline`: after it, work still in flight is abandoned (its leases expire and another
+    /// process recovers it, see docs/ENGINE.md).
+    async fn stop(self, deadline: Duration) {
+        self.signal_stop();
+        let join = async {
+            for task in self.tasks {
+                if let Err(e) = task.await {
+                    tracing::error!(error = %e, "a background worker failed");
+                }
             }
+        };
+        if tokio::time::timeout(deadline, join).await.is_err() {
+            tracing::warn!(
+                deadline_seconds = deadline.as_secs(),
+                "shutdown deadline passed: abandoning the work still in flight"
+            );
+        }
+    }
+}
+
+/// Deletes expired idempotency keys every `every` until `stop` turns true.
+pub async fn idempotency_purge_loop(
+    service: reachkit_core::idempotency::IdempotencyService,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        match service.purge_expired().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged expired idempotency keys"),
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "purging idempotency keys failed"),
         }
     }
 }
@@ -191,7 +290,8 @@ pub async fn serve(settings: &Settings, with_workers: bool) -> anyhow::Result<()
     let listen = settings
         .listen_addr()
         .with_context(|| format!("http.listen {:?} is not an address", settings.http.listen))?;
-    let bound = bind(&wiring, listen)?;
+    let options = HttpOptions::from_settings(settings);
+    let bound = bind_with(&wiring, listen, options)?;
     {
         let mut out = std::io::stdout().lock();
         for addr in &bound.addrs {
@@ -205,9 +305,26 @@ pub async fn serve(settings: &Settings, with_workers: bool) -> anyhow::Result<()
     } else {
         None
     };
-    let served = bound.server.await;
+    let handle = bound.server.handle();
+    let mut server = std::pin::pin!(bound.server);
+    let served = tokio::select! {
+        served = &mut server => served,
+        () = shutdown_signal() => {
+            tracing::info!(
+                deadline_seconds = options.shutdown_timeout.as_secs(),
+                "stopping: no new connections or claims; finishing the requests and sends in flight"
+            );
+            // Workers stop claiming at once, while the server drains its requests.
+            if let Some(workers) = &workers {
+                workers.signal_stop();
+            }
+            // The stop command is carried out by the server future: poll both.
+            let ((), served) = tokio::join!(handle.stop(true), server);
+            served
+        }
+    };
     if let Some(workers) = workers {
-        workers.stop().await;
+        workers.stop(options.shutdown_timeout).await;
     }
     served?;
     tracing::info!("stopped");
@@ -228,7 +345,7 @@ pub async fn work(settings: &Settings) -> anyhow::Result<()> {
     }
     shutdown_signal().await;
     tracing::info!("stopping: finishing the sends in flight");
-    workers.stop().await;
+    workers.stop(settings.shutdown_timeout()).await;
     tracing::info!("stopped");
     Ok(())
 }

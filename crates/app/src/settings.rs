@@ -195,6 +195,12 @@ pub struct HttpSettings {
     pub listen: String,
     /// The base URL users reach this server at (for links Reachkit puts in emails).
     pub public_url: String,
+    /// Requests a second each workspace may make (per process); 0 turns rate limiting off.
+    pub rate_limit_per_second: u32,
+    /// Requests a workspace may make at once before the per-second rate applies.
+    pub rate_limit_burst: u32,
+    /// Seconds a shutdown waits for in-flight requests and sends before exiting anyway.
+    pub shutdown_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -219,6 +225,9 @@ const KNOWN_KEYS: &[&str] = &[
     "database.acquire_timeout_seconds",
     "http.listen",
     "http.public_url",
+    "http.rate_limit_per_second",
+    "http.rate_limit_burst",
+    "http.shutdown_timeout_seconds",
     "log.format",
     "log.level",
     "secrets.key",
@@ -256,6 +265,9 @@ acquire_timeout_seconds = 5
 [http]
 listen = "127.0.0.1:8080"
 public_url = "http://127.0.0.1:8080"
+rate_limit_per_second = 100
+rate_limit_burst = 200
+shutdown_timeout_seconds = 30
 
 [log]
 format = "text"
@@ -392,6 +404,15 @@ impl Settings {
             || self.http.public_url.starts_with("https://"))
         {
             return invalid("http.public_url", "must start with http:// or https://");
+        }
+        if self.http.rate_limit_per_second > 0 && self.http.rate_limit_burst == 0 {
+            return invalid(
+                "http.rate_limit_burst",
+                "must be at least 1 (set http.rate_limit_per_second = 0 to turn limiting off)",
+            );
+        }
+        if self.http.shutdown_timeout_seconds == 0 {
+            return invalid("http.shutdown_timeout_seconds", "must be at least 1");
         }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1");
@@ -620,6 +641,21 @@ impl Settings {
         })
     }
 
+    /// The per-workspace rate limit of the API.
+    #[must_use]
+    pub fn rate_limit(&self) -> reachkit_core::rate_limit::RateLimitSettings {
+        reachkit_core::rate_limit::RateLimitSettings {
+            per_second: self.http.rate_limit_per_second,
+            burst: self.http.rate_limit_burst,
+        }
+    }
+
+    /// How long a shutdown waits for work in flight.
+    #[must_use]
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.http.shutdown_timeout_seconds)
+    }
+
     /// Pool settings for the database adapter.
     #[must_use]
     pub fn pool(&self) -> reachkit_postgres::PoolSettings {
@@ -800,6 +836,16 @@ mod tests {
             ),
             ("REACHKIT__LOG__FORMAT", "xml", "log.format"),
             ("REACHKIT__HTTP__PUBLIC_URL", "ftp://x", "http.public_url"),
+            (
+                "REACHKIT__HTTP__RATE_LIMIT_BURST",
+                "0",
+                "http.rate_limit_burst",
+            ),
+            (
+                "REACHKIT__HTTP__SHUTDOWN_TIMEOUT_SECONDS",
+                "0",
+                "http.shutdown_timeout_seconds",
+            ),
             ("REACHKIT__SECRETS__KEY", "not base64!", "secrets.key"),
             ("REACHKIT__SECRETS__KEY", "c2hvcnQ=", "secrets.key"),
             (
@@ -932,6 +978,24 @@ mod tests {
             Ok(Some("127.0.0.1:35353".parse().expect("addr")))
         );
         assert!(set.unknown_keys.is_empty(), "{:?}", set.unknown_keys);
+    }
+
+    #[test]
+    fn the_rate_limit_defaults_to_100_a_second_in_bursts_of_200_and_0_turns_it_off() {
+        let s = Settings::load(None, &FakeEnv::new(&[])).expect("load");
+        assert_eq!(
+            (s.rate_limit().per_second, s.rate_limit().burst),
+            (100, 200)
+        );
+        assert!(s.rate_limit().enabled());
+        assert_eq!(s.shutdown_timeout(), Duration::from_secs(30));
+        let env = FakeEnv::new(&[
+            ("REACHKIT__HTTP__RATE_LIMIT_PER_SECOND", "0"),
+            ("REACHKIT__HTTP__RATE_LIMIT_BURST", "0"),
+        ]);
+        let off = Settings::load(None, &env).expect("load");
+        assert!(!off.rate_limit().enabled());
+        assert!(off.unknown_keys.is_empty(), "{:?}", off.unknown_keys);
     }
 
     #[test]

@@ -281,6 +281,39 @@ impl Wiring {
         )
     }
 
+    /// The operational services of the API: readiness over this pool, the per-workspace rate
+    /// limiter (in this process's memory), idempotency keys in the database, and metrics.
+    #[must_use]
+    pub fn ops_services(
+        &self,
+        rate_limit: reachkit_core::rate_limit::RateLimitSettings,
+    ) -> reachkit_http::ops::OpsServices {
+        reachkit_http::ops::OpsServices {
+            health: Some(reachkit_core::health::HealthService::new(Arc::new(
+                reachkit_postgres::PgReadinessProbe::new(self.db.clone()),
+            ))),
+            rate_limiter: Some(reachkit_core::rate_limit::RateLimiter::new(
+                rate_limit,
+                Arc::clone(&self.clock),
+            )),
+            idempotency: Some(self.idempotency()),
+            metrics: Some(reachkit_core::metrics::MetricsService::new(
+                Arc::new(reachkit_postgres::PgMetricsSource::new(self.db.clone())),
+                Arc::clone(&self.clock),
+            )),
+            http_metrics: Some(reachkit_http::ops::metrics::HttpMetrics::default()),
+        }
+    }
+
+    /// Idempotency keys in the database.
+    #[must_use]
+    pub fn idempotency(&self) -> reachkit_core::idempotency::IdempotencyService {
+        reachkit_core::idempotency::IdempotencyService::new(
+            Arc::new(reachkit_postgres::PgIdempotencyStore::new(self.db.clone())),
+            Arc::clone(&self.clock),
+        )
+    }
+
     /// The services the HTTP API drives.
     #[must_use]
     pub fn http_services(&self) -> reachkit_http::Services {

@@ -5,7 +5,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use reachkit_core::api_keys::{ApiKeyService, AuthError};
 use reachkit_core::ids::WorkspaceId;
 use serde::Deserialize;
@@ -45,6 +45,10 @@ impl FromRequest for Authenticated {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        // Authenticated once already (by the rate-limit or idempotency middleware).
+        if let Some(auth) = req.extensions().get::<Self>().copied() {
+            return Box::pin(async move { Ok(auth) });
+        }
         let service = req.app_data::<web::Data<ApiKeyService>>().cloned();
         let key = presented_key(req);
         Box::pin(async move {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 mod inboxes;
 mod leads;
+pub mod ops;
 pub mod request_log;
 mod unibox;
 mod unsubscribe;

@@ -2,6 +2,8 @@
 
 use diesel::Connection;
 use diesel::RunQueryDsl;
+use diesel::migration::MigrationSource;
+use diesel::pg::Pg;
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -48,4 +50,17 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, MigrationError> {
     })
     .await
     .map_err(|e| MigrationError::Failed(format!("migration task failed: {e}")))?
+}
+
+/// The versions of the migrations this build embeds, as diesel records them once applied.
+///
+/// # Errors
+/// When the embedded migrations cannot be listed (a build defect).
+pub(crate) fn embedded_versions() -> anyhow::Result<Vec<String>> {
+    let migrations = MigrationSource::<Pg>::migrations(&MIGRATIONS)
+        .map_err(|e| anyhow::anyhow!("cannot list the embedded migrations: {e}"))?;
+    Ok(migrations
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect())
 }

@@ -49,6 +49,20 @@ impl Db {
     /// # Errors
     /// When the pool cannot be built or no connection can be made.
     pub async fn connect(url: &str, settings: PoolSettings) -> anyhow::Result<Self> {
+        let db = Self::connect_lazily(url, settings)?;
+        let _check = db
+            .conn()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("cannot connect to the database"))?;
+        Ok(db)
+    }
+
+    /// Builds the pool without connecting: the first use connects (or fails with
+    /// [`StoreError::Unavailable`]). For readiness checks against a database that may be down.
+    ///
+    /// # Errors
+    /// When the pool cannot be built (a malformed setting).
+    pub fn connect_lazily(url: &str, settings: PoolSettings) -> anyhow::Result<Self> {
         // Fast recycling: a pooled connection is not pinged before each use (the default costs a
         // round trip per checkout); a connection that broke is marked broken by diesel-async and
         // dropped by the pool, and the request that found it fails with 503 once.
@@ -62,12 +76,20 @@ impl Db {
             .create_timeout(Some(settings.acquire_timeout))
             .runtime(deadpool::Runtime::Tokio1)
             .build()?;
-        let db = Self { pool };
-        let _check = db
-            .conn()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("cannot connect to the database"))?;
-        Ok(db)
+        Ok(Self { pool })
+    }
+
+    /// How the pool is used right now.
+    #[must_use]
+    pub fn usage(&self) -> reachkit_core::metrics::PoolUsage {
+        let status = self.pool.status();
+        let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        reachkit_core::metrics::PoolUsage {
+            open: as_u64(status.size),
+            idle: as_u64(status.available),
+            max: as_u64(status.max_size),
+            waiting: as_u64(status.waiting),
+        }
     }
 
     /// A connection from the pool.

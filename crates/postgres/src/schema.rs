@@ -132,6 +132,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotency_keys (workspace_id, key) {
+        workspace_id -> Uuid,
+        key -> Text,
+        request_hash -> Bytea,
+        response_status -> Nullable<Int2>,
+        response_headers -> Nullable<Jsonb>,
+        response_body -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     inbound_seen (inbox_id, message_key) {
         inbox_id -> Uuid,
         message_key -> Text,
@@ -402,6 +415,7 @@ diesel::joinable!(conversations -> leads (lead_id));
 diesel::joinable!(conversations -> workspaces (workspace_id));
 diesel::joinable!(events -> campaigns (campaign_id));
 diesel::joinable!(events -> workspaces (workspace_id));
+diesel::joinable!(idempotency_keys -> workspaces (workspace_id));
 diesel::joinable!(inbound_seen -> inboxes (inbox_id));
 diesel::joinable!(inbox_folders -> inboxes (inbox_id));
 diesel::joinable!(inbox_send_state -> inboxes (inbox_id));
@@ -440,6 +454,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     campaigns,
     conversations,
     events,
+    idempotency_keys,
     inbound_seen,
     inbox_folders,
     inbox_send_state,

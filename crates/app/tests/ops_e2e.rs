@@ -1,0 +1,370 @@
+//! End to end, operations: health and readiness, request ids in headers and JSON logs,
+//! idempotency keys, rate-limit headers and a graceful SIGTERM, against the real binary.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+
+use reachkit_testkit::{TestDatabase, execute};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_reachkit");
+const SECRETS_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+fn reachkit(db: &TestDatabase) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &db.url)
+        .env("REACHKIT__SECRETS__KEY", SECRETS_KEY)
+        .env("RUST_LOG", "warn")
+        .current_dir(std::env::temp_dir());
+    cmd
+}
+
+fn json_output(cmd: &mut Command) -> Value {
+    let output = cmd.output().expect("run reachkit");
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+/// A workspace and an API key for it.
+fn workspace_with_key(db: &TestDatabase, name: &str) -> String {
+    let ws = json_output(reachkit(db).args(["workspace", "create", "--name", name, "--json"]));
+    let ws = ws["id"].as_str().expect("id").to_owned();
+    let key = json_output(reachkit(db).args([
+        "api-key",
+        "create",
+        "--workspace",
+        &ws,
+        "--name",
+        "e2e",
+        "--json",
+    ]));
+    key["key"].as_str().expect("key").to_owned()
+}
+
+/// A running `reachkit serve`, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `reachkit serve --api-only` with extra environment variables.
+fn serve(db: &TestDatabase, env: &[(&str, &str)]) -> Server {
+    serve_with(db, &["serve", "--api-only"], env)
+}
+
+fn serve_with(db: &TestDatabase, args: &[&str], env: &[(&str, &str)]) -> Server {
+    let mut cmd = reachkit(db);
+    cmd.args(args)
+        .env("REACHKIT_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn reachkit serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read");
+    let Some(base) = line.trim().strip_prefix("reachkit listening on ") else {
+        let mut stderr = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut stderr);
+        }
+        panic!("server did not start: {line:?} {stderr}");
+    };
+    Server {
+        base: base.to_owned(),
+        child,
+    }
+}
+
+struct Reply {
+    status: u16,
+    headers: awc::http::header::HeaderMap,
+    body: Value,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+async fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<Value>) -> Reply {
+    let client = awc::Client::default();
+    let mut req = match method {
+        "GET" => client.get(url),
+        "POST" => client.post(url),
+        other => panic!("method {other}"),
+    };
+    for (k, v) in headers {
+        req = req.insert_header((*k, *v));
+    }
+    let mut response = match body {
+        Some(body) => req.send_json(&body).await,
+        None => req.send().await,
+    }
+    .expect("request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.body().await.expect("body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {bytes:?}"))
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Only bounds a failure (a server that never stops): the exit is waited for, never slept for.
+const STOP_BOUND: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The child's exit status, or a panic (after killing it) when it runs past `bound`.
+fn wait_at_most(child: &mut Child, bound: std::time::Duration) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if started.elapsed() > bound {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not stop within {bound:?} of SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+async fn database() -> TestDatabase {
+    TestDatabase::create()
+        .await
+        .unwrap_or_else(|e| panic!("cannot create a test database: {e:#}"))
+}
+
+#[actix_web::test]
+async fn healthz_and_readyz_answer_without_a_key_and_readyz_notices_a_missing_migration() {
+    let db = database().await;
+    let server = serve(&db, &[]);
+    let health = call("GET", &format!("{}/healthz", server.base), &[], None).await;
+    assert_eq!(
+        (health.status, health.body),
+        (200, json!({"data": {"status": "ok"}}))
+    );
+    let ready = call("GET", &format!("{}/readyz", server.base), &[], None).await;
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    assert_eq!(ready.body, json!({"data": {"status": "ready"}}));
+
+    execute(
+        &db.url,
+        "DELETE FROM __diesel_schema_migrations WHERE version = '20261130000007'",
+    )
+    .await
+    .expect("forget a migration");
+    let not_ready = call("GET", &format!("{}/readyz", server.base), &[], None).await;
+    assert_eq!(not_ready.status, 503, "{}", not_ready.body);
+    assert!(not_ready.body["error"].is_string());
+    assert_eq!(
+        not_ready.body["details"]["migrations"],
+        "1 pending: 20261130000007"
+    );
+    let still_alive = call("GET", &format!("{}/healthz", server.base), &[], None).await;
+    assert_eq!(still_alive.status, 200);
+}
+
+#[actix_web::test]
+async fn one_idempotency_key_creates_one_campaign_and_stays_within_its_workspace() {
+    let db = database().await;
+    let key_a = workspace_with_key(&db, "Agency A");
+    let key_b = workspace_with_key(&db, "Agency B");
+    let server = serve(&db, &[]);
+    let url = format!("{}/api/v1/campaigns", server.base);
+    let auth_a = format!("Bearer {key_a}");
+    let auth_b = format!("Bearer {key_b}");
+    let a = [
+        ("Authorization", auth_a.as_str()),
+        ("Idempotency-Key", "launch-42"),
+    ];
+    let b = [
+        ("Authorization", auth_b.as_str()),
+        ("Idempotency-Key", "launch-42"),
+    ];
+
+    let first = call("POST", &url, &a, Some(json!({"name": "Q1 outreach"}))).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let again = call("POST", &url, &a, Some(json!({"name": "Q1 outreach"}))).await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.body["data"]["id"], first.body["data"]["id"]);
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+
+    let listed = call("GET", &url, &a[..1], None).await;
+    assert_eq!(listed.body["metadata"]["total_count"], 1, "{}", listed.body);
+
+    let other = call("POST", &url, &a, Some(json!({"name": "Something else"}))).await;
+    assert_eq!(other.status, 422, "{}", other.body);
+    assert!(other.body["details"]["Idempotency-Key"].is_string());
+
+    let in_b = call("POST", &url, &b, Some(json!({"name": "Q1 outreach"}))).await;
+    assert_eq!(in_b.status, 201, "{}", in_b.body);
+    assert_ne!(in_b.body["data"]["id"], first.body["data"]["id"]);
+    assert_eq!(in_b.header("idempotent-replayed"), None);
+    let listed = call("GET", &url, &a[..1], None).await;
+    assert_eq!(listed.body["metadata"]["total_count"], 1);
+}
+
+#[actix_web::test]
+async fn authenticated_responses_carry_ratelimit_headers_and_every_response_a_request_id() {
+    let db = database().await;
+    let key = workspace_with_key(&db, "Limits");
+    let server = serve(&db, &[("REACHKIT__HTTP__RATE_LIMIT_BURST", "50")]);
+    let auth = format!("Bearer {key}");
+    let listed = call(
+        "GET",
+        &format!("{}/api/v1/campaigns", server.base),
+        &[
+            ("Authorization", auth.as_str()),
+            ("X-Request-Id", "trace-me-1"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.header("ratelimit-limit"), Some("50"));
+    assert_eq!(listed.header("ratelimit-remaining"), Some("49"));
+    assert!(listed.header("ratelimit-reset").is_some());
+    assert_eq!(listed.header("x-request-id"), Some("trace-me-1"));
+    let anonymous = call(
+        "GET",
+        &format!("{}/api/v1/campaigns", server.base),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(anonymous.header("ratelimit-limit"), None);
+    assert!(anonymous.header("x-request-id").is_some());
+}
+
+#[actix_web::test]
+async fn sigterm_stops_the_server_gracefully_with_exit_code_0_and_json_logs_carry_request_ids() {
+    let db = database().await;
+    // With the workers, so that they are stopped too.
+    let mut server = serve_with(
+        &db,
+        &["serve"],
+        &[
+            ("RUST_LOG", "info"),
+            ("REACHKIT__LOG__FORMAT", "json"),
+            ("REACHKIT__HTTP__SHUTDOWN_TIMEOUT_SECONDS", "5"),
+        ],
+    );
+    let health = call(
+        "GET",
+        &format!("{}/healthz", server.base),
+        &[("X-Request-Id", "before-sigterm")],
+        None,
+    )
+    .await;
+    assert_eq!(health.status, 200);
+    // Read standard error on the side so a full pipe can never block the server.
+    let mut stderr_pipe = server.child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = stderr_pipe.read_to_string(&mut out);
+        out
+    });
+    let pid = server.child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = wait_at_most(&mut server.child, STOP_BOUND);
+    let stderr = reader.join().expect("stderr reader");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let message = |l: &Value| {
+        l["fields"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let request_line = lines
+        .iter()
+        .find(|l| message(l) == "request")
+        .unwrap_or_else(|| panic!("no request line: {stderr}"));
+    assert_eq!(
+        request_line["span"]["request_id"], "before-sigterm",
+        "{request_line}"
+    );
+    assert!(
+        lines.iter().any(|l| message(l).starts_with("stopping")),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines.last().map(message).as_deref(),
+        Some("stopped"),
+        "{stderr}"
+    );
+}
+
+#[actix_web::test]
+async fn metrics_are_served_in_prometheus_text_with_route_patterns_and_store_numbers() {
+    let db = database().await;
+    let key = workspace_with_key(&db, "Metrics");
+    let server = serve(&db, &[]);
+    let auth = format!("Bearer {key}");
+    let created = call(
+        "POST",
+        &format!("{}/api/v1/campaigns", server.base),
+        &[("Authorization", auth.as_str())],
+        Some(json!({"name": "Counted"})),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let client = awc::Client::default();
+    let mut response = client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(response.status().as_u16(), 200);
+    let text = String::from_utf8(response.body().await.expect("body").to_vec()).expect("utf-8");
+    assert!(
+        text.contains(
+            r#"reachkit_http_requests_total{method="POST",route="/api/v1/campaigns",status="201"} 1"#
+        ),
+        "{text}"
+    );
+    for line in [
+        "reachkit_metrics_database_up 1",
+        "reachkit_emails_sent_total 0",
+        "reachkit_send_queue_due 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+    assert!(!text.contains("Counted"), "tenant data in metrics");
+}

@@ -117,9 +117,10 @@ BEGIN
     RETURN NULL;
 END;
 $$;
-CREATE TRIGGER campaign_stats_webhook_completed AFTER UPDATE OF finished_leads ON campaign_stats
+CREATE TRIGGER campaign_stats_webhook_completed
+    AFTER UPDATE OF finished_leads, leads_count ON campaign_stats
     FOR EACH ROW WHEN (NEW.leads_count > 0 AND NEW.finished_leads >= NEW.leads_count
-                       AND OLD.finished_leads < OLD.leads_count)
+                       AND NOT (OLD.leads_count > 0 AND OLD.finished_leads >= OLD.leads_count))
     EXECUTE FUNCTION webhook_campaign_completed();
 
 CREATE FUNCTION webhook_label_changed() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -16,6 +16,7 @@ pub mod ops;
 pub mod request_log;
 mod unibox;
 mod unsubscribe;
+mod webhooks;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, Resource, web};
@@ -68,6 +69,14 @@ pub fn configure_unibox(
     service: reachkit_core::unibox::UniboxService,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     unibox::configure(service)
+}
+
+/// Mounts the webhook endpoints (`/api/v1/webhooks/...`) over their service. Configure it
+/// before [`configure`], whose `/api/v1` scope would otherwise take these paths.
+pub fn configure_webhooks(
+    service: reachkit_core::webhooks::WebhookService,
+) -> impl FnOnce(&mut web::ServiceConfig) {
+    webhooks::configure(service)
 }
 
 /// Mounts the whole API: `/api/v1/...`, `/health`, and the envelope for unknown paths.

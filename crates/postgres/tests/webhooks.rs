@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reachkit_core::ids::{CampaignId, LeadId, WebhookDeliveryId, WebhookEndpointId, WorkspaceId};
+use reachkit_core::metrics::MetricsSource;
 use reachkit_core::paging::PageRequest;
 use reachkit_core::secrets::AesGcmSecretBox;
 use reachkit_core::webhooks::{
@@ -12,7 +13,7 @@ use reachkit_core::webhooks::{
     WebhookService, WebhookSettings,
 };
 use reachkit_core::workspaces::{Workspace, WorkspaceRepository};
-use reachkit_postgres::{PgWebhookRepository, PgWorkspaceRepository};
+use reachkit_postgres::{PgMetricsSource, PgWebhookRepository, PgWorkspaceRepository};
 use reachkit_testkit::{SettableClock, TestDatabase, execute, insert_campaign};
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -308,6 +309,16 @@ async fn persistent_failures_disable_the_endpoint_until_it_is_reenabled() {
     let disabled = f.service.get(ws, ep).await.expect("get");
     assert!(!disabled.enabled);
     assert!(disabled.disabled_reason.is_some());
+    let metrics = PgMetricsSource::new(f.db.db.clone())
+        .snapshot(T0)
+        .await
+        .expect("metrics");
+    assert_eq!(metrics.webhook_endpoints_disabled, 1);
+    assert!(
+        metrics
+            .webhook_deliveries_by_status
+            .contains(&("failed".to_owned(), 2))
+    );
     // Its pending delivery is not claimed while it is disabled (lease ended meanwhile).
     let later = T0 + LEASE;
     assert!(f.claim(later).await.is_empty());
@@ -396,4 +407,92 @@ async fn redelivery_makes_a_failed_delivery_pending_again() {
     assert_eq!((d.status, d.attempts), (DeliveryStatus::Pending, 0));
     assert_eq!(d.last_status_code, Some(410));
     assert_eq!(f.claim(later).await, [id]);
+}
+
+#[tokio::test]
+async fn an_unsubscribe_a_label_change_and_an_inbox_error_become_events() {
+    use reachkit_core::ids::BlocklistEntryId;
+    use reachkit_core::leads::{LeadService, NewLeadInput};
+    use reachkit_core::unsubscribe::UnsubscribeRepository;
+    use reachkit_postgres::{PgLeadRepository, PgUnsubscribeRepository};
+
+    let f = fixture().await;
+    let ws = f.workspace().await;
+    let campaign = insert_campaign(&f.db, ws, "X").await.expect("campaign");
+    let ep = f
+        .endpoint(
+            ws,
+            &["lead_unsubscribed", "lead_label_changed", "inbox_error"],
+            None,
+        )
+        .await;
+    let lead = LeadService::new(
+        Arc::new(PgLeadRepository::new(f.db.db.clone())),
+        Arc::new(SettableClock::new(T0)),
+    )
+    .add(
+        ws,
+        campaign,
+        &NewLeadInput {
+            email: "bob@lead.test".into(),
+            ..NewLeadInput::default()
+        },
+    )
+    .await
+    .expect("lead")
+    .lead
+    .id;
+    let unsubscribe = PgUnsubscribeRepository::new(f.db.db.clone());
+    for _ in 0..2 {
+        unsubscribe
+            .unsubscribe(lead, BlocklistEntryId::new(), T0)
+            .await
+            .expect("unsubscribe");
+    }
+    let inbox = reachkit_testkit::insert_inbox(&f.db.url, ws.as_uuid(), "s@a.test", "connected")
+        .await
+        .expect("inbox");
+    execute(
+        &f.db.url,
+        &format!(
+            "INSERT INTO conversations (id, workspace_id, inbox_id, lead_id, campaign_id, label, \
+             last_message_at, created_at, updated_at) VALUES (gen_random_uuid(), '{ws}', \
+             '{inbox}', '{lead}', '{campaign}', 'neutral', now(), now(), now())"
+        ),
+    )
+    .await
+    .expect("conversation");
+    execute(
+        &f.db.url,
+        "UPDATE conversations SET label_override = 'interested'",
+    )
+    .await
+    .expect("label");
+    execute(
+        &f.db.url,
+        "UPDATE conversations SET label_override = 'interested', updated_at = now()",
+    )
+    .await
+    .expect("same label");
+    execute(
+        &f.db.url,
+        &format!(
+            "UPDATE inboxes SET connection_status = 'error', connection_error = 'AUTH failed' \
+             WHERE id = '{inbox}'"
+        ),
+    )
+    .await
+    .expect("inbox error");
+    let page = PageRequest::new(None, None, 30).expect("page");
+    let log = f.repo.deliveries(ws, ep, page).await.expect("log").items;
+    let types: Vec<&str> = log.iter().map(|d| d.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        ["inbox_error", "lead_label_changed", "lead_unsubscribed"],
+        "one unsubscribe event for two clicks, none for an unchanged label"
+    );
+    assert_eq!(log[0].payload["data"]["error"], "AUTH failed");
+    assert_eq!(log[1].payload["data"]["to"], "interested");
+    assert_eq!(log[1].payload["data"]["from"], "neutral");
+    assert_eq!(log[2].payload["data"]["lead_id"], lead.to_string());
 }

@@ -462,7 +462,10 @@ impl Settings {
         for (key, value) in [
             ("webhooks.retry_base_seconds", w.retry_base_seconds),
             ("webhooks.max_attempts", u64::from(w.max_attempts)),
-            ("webhooks.disable_after_failures", u64::from(w.disable_after_failures)),
+            (
+                "webhooks.disable_after_failures",
+                u64::from(w.disable_after_failures),
+            ),
             ("webhooks.timeout_seconds", w.timeout_seconds),
             ("webhooks.tick_ms", w.tick_ms),
         ] {
@@ -1073,5 +1076,32 @@ mod tests {
         let env = FakeEnv::new(&[("DATABASE_URL", "postgres://u:hunter2@h/db")]);
         let s = Settings::load(None, &env).expect("load");
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn webhook_settings_default_to_a_day_of_retries_and_no_private_targets() {
+        let s = Settings::load(None, &FakeEnv::new(&[])).expect("load");
+        let w = s.webhooks();
+        assert!(!w.allow_private_targets);
+        assert_eq!(w.retry_base, Duration::from_secs(30));
+        assert!(
+            reachkit_core::webhooks::retry_span(w.retry_base, w.max_attempts)
+                > Duration::from_secs(24 * 3600)
+        );
+        assert!(s.unknown_keys.is_empty(), "{:?}", s.unknown_keys);
+    }
+
+    #[test]
+    fn webhook_settings_come_from_the_environment_and_zero_is_refused() {
+        let env = FakeEnv::new(&[
+            ("REACHKIT__WEBHOOKS__RETRY_BASE_SECONDS", "2"),
+            ("REACHKIT__WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
+        ]);
+        let w = Settings::load(None, &env).expect("load").webhooks();
+        assert_eq!(w.retry_base, Duration::from_secs(2));
+        assert!(w.allow_private_targets);
+        let env = FakeEnv::new(&[("REACHKIT__WEBHOOKS__MAX_ATTEMPTS", "0")]);
+        let err = Settings::load(None, &env).expect_err("zero attempts");
+        assert!(err.to_string().contains("webhooks.max_attempts"), "{err}");
     }
 }

@@ -399,12 +399,17 @@ pub trait WebhookRepository: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<WebhookEndpoint>, StoreError>;
 
-    /// Writes the endpoint's new state (re-enabling clears the reason and the failure count).
-    /// MUST return false when the workspace has no such endpoint.
+    /// Writes the endpoint's url, description, event types, campaign filter and `updated_at`,
+    /// and, only when `set_enabled`, its `enabled` and `disabled_reason` (resetting the failure
+    /// count). MUST return the stored endpoint, or `None` when the workspace has no such one.
     ///
     /// # Errors
     /// [`StoreError`].
-    async fn update(&self, endpoint: &WebhookEndpoint) -> Result<bool, StoreError>;
+    async fn update(
+        &self,
+        endpoint: &WebhookEndpoint,
+        set_enabled: bool,
+    ) -> Result<Option<WebhookEndpoint>, StoreError>;
 
     /// Deletes the endpoint and its deliveries; MUST return whether one was deleted.
     ///
@@ -744,10 +749,10 @@ impl WebhookService {
             };
         }
         endpoint.updated_at = self.clock.now();
-        if !self.repo.update(&endpoint).await? {
-            return Err(WebhookError::NotFound);
-        }
-        Ok(endpoint)
+        self.repo
+            .update(&endpoint, changes.enabled.is_some())
+            .await?
+            .ok_or(WebhookError::NotFound)
     }
 
     /// Deletes an endpoint and its delivery log.

@@ -317,9 +317,9 @@ async fn update_reenables_and_validates() {
     let id = WebhookEndpointId::new();
     let mut repo = found(id);
     repo.expect_update()
-        .withf(|e| e.enabled && e.disabled_reason.is_none() && e.campaign_id.is_none())
+        .withf(|e, set| *set && e.enabled && e.disabled_reason.is_none() && e.campaign_id.is_none())
         .times(1)
-        .returning(|_| Ok(true));
+        .returning(|e, _| Ok(Some(e.clone())));
     let (status, body) = call(
         repo,
         authed(test::TestRequest::patch().uri(&format!("/api/v1/webhooks/{id}")))

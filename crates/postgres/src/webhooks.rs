@@ -232,49 +232,51 @@ impl WebhookRepository for PgWebhookRepository {
         ))
     }
 
-    async fn update(&self, e: &WebhookEndpoint) -> Result<bool, StoreError> {
+    async fn update(
+        &self,
+        e: &WebhookEndpoint,
+        set_enabled: bool,
+    ) -> Result<Option<WebhookEndpoint>, StoreError> {
+        let (ws, id) = (e.workspace_id.as_uuid(), e.id.as_uuid());
+        let types: Vec<Option<String>> = e.event_types.iter().map(|t| Some(t.clone())).collect();
         let mut conn = self.db.conn().await?;
-        let target = endpoints::table
-            .filter(endpoints::workspace_id.eq(e.workspace_id.as_uuid()))
-            .filter(endpoints::id.eq(e.id.as_uuid()));
-        let n = if e.enabled {
-            diesel::update(target)
-                .set((
-                    endpoints::url.eq(&e.url),
-                    endpoints::description.eq(&e.description),
-                    endpoints::event_types.eq(e
-                        .event_types
-                        .iter()
-                        .map(|t| Some(t.clone()))
-                        .collect::<Vec<_>>()),
-                    endpoints::campaign_id.eq(e.campaign_id.map(|c| c.as_uuid())),
-                    endpoints::enabled.eq(true),
-                    endpoints::disabled_reason.eq(None::<String>),
-                    endpoints::consecutive_failures.eq(0),
-                    endpoints::updated_at.eq(e.updated_at),
+        let row = conn
+            .transaction::<_, TxError, _>(async |c| {
+                let target = || {
+                    endpoints::table
+                        .filter(endpoints::workspace_id.eq(ws))
+                        .filter(endpoints::id.eq(id))
+                };
+                let n = diesel::update(target())
+                    .set((
+                        endpoints::url.eq(&e.url),
+                        endpoints::description.eq(&e.description),
+                        endpoints::event_types.eq(&types),
+                        endpoints::campaign_id.eq(e.campaign_id.map(|c| c.as_uuid())),
+                        endpoints::updated_at.eq(e.updated_at),
+                    ))
+                    .execute(c)
+                    .await?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                // Only an explicit `enabled` touches the state the worker also writes.
+                if set_enabled {
+                    diesel::update(target())
+                        .set((
+                            endpoints::enabled.eq(e.enabled),
+                            endpoints::disabled_reason.eq(&e.disabled_reason),
+                            endpoints::consecutive_failures.eq(0),
+                        ))
+                        .execute(c)
+                        .await?;
+                }
+                Ok(Some(
+                    target().select(EndpointRow::as_select()).first(c).await?,
                 ))
-                .execute(&mut conn)
-                .await
-        } else {
-            diesel::update(target)
-                .set((
-                    endpoints::url.eq(&e.url),
-                    endpoints::description.eq(&e.description),
-                    endpoints::event_types.eq(e
-                        .event_types
-                        .iter()
-                        .map(|t| Some(t.clone()))
-                        .collect::<Vec<_>>()),
-                    endpoints::campaign_id.eq(e.campaign_id.map(|c| c.as_uuid())),
-                    endpoints::enabled.eq(false),
-                    endpoints::disabled_reason.eq(&e.disabled_reason),
-                    endpoints::updated_at.eq(e.updated_at),
-                ))
-                .execute(&mut conn)
-                .await
-        }
-        .map_err(from_diesel)?;
-        Ok(n > 0)
+            })
+            .await?;
+        Ok(row.map(Into::into))
     }
 
     async fn delete(

@@ -322,6 +322,22 @@ async fn persistent_failures_disable_the_endpoint_until_it_is_reenabled() {
     // Its pending delivery is not claimed while it is disabled (lease ended meanwhile).
     let later = T0 + LEASE;
     assert!(f.claim(later).await.is_empty());
+    let renamed = f
+        .service
+        .update(
+            ws,
+            ep,
+            EndpointChanges {
+                description: Some("renamed".into()),
+                ..EndpointChanges::default()
+            },
+        )
+        .await
+        .expect("rename");
+    assert!(
+        !renamed.enabled && renamed.disabled_reason.is_some(),
+        "an update without `enabled` leaves the worker's decision alone"
+    );
     let enabled = f
         .service
         .update(

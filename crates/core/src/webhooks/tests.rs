@@ -199,9 +199,9 @@ async fn reenabling_clears_the_disabled_reason() {
         }))
     });
     repo.expect_update()
-        .withf(|e| e.enabled && e.disabled_reason.is_none())
+        .withf(|e, set_enabled| *set_enabled && e.enabled && e.disabled_reason.is_none())
         .times(1)
-        .returning(|_| Ok(true));
+        .returning(|e, _| Ok(Some(e.clone())));
     let e = api(repo, false)
         .update(
             ws,

@@ -52,7 +52,9 @@ impl Url {
         } else {
             return Err(bad());
         };
-        let (authority, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
+        let (authority, path) = rest
+            .find(['/', '?'])
+            .map_or((rest, "/"), |i| rest.split_at(i));
         if authority.is_empty() || authority.contains('@') {
             return Err(bad());
         }
@@ -63,7 +65,9 @@ impl Url {
         if host.is_empty() {
             return Err(bad());
         }
-        let path = path.trim_end_matches('/');
+        // `http://host?q` asks for `/?q`.
+        let query_only = path.starts_with('?').then(|| format!("/{path}"));
+        let path = query_only.as_deref().unwrap_or(path).trim_end_matches('/');
         Ok(Self {
             tls,
             host: host.to_owned(),
@@ -260,6 +264,11 @@ mod tests {
         assert_eq!(
             (u.tls, u.host.as_str(), u.port, u.path.as_str()),
             (true, "api.example.test", 443, "/v1")
+        );
+        let u = Url::parse("http://h.test:81?k=v").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("h.test", 81, "/?k=v")
         );
         let u = Url::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!((u.tls, u.port, u.path.as_str()), (false, 8080, "/"));

@@ -64,9 +64,9 @@ awk -v n="$n" 'BEGIN {
   for (i = 1; i <= n; i++) printf "lead%d@prospect%d.test,Jane%d,Doe,Company %d,Lyon,VP Sales\n", i, i % 5000, i, i
 }' >"$tmp/leads.csv"
 mkdir "$tmp/bodies"
-awk -F, -v dir="$tmp/bodies" 'NR > 1 {
+awk -F, -v dir="$tmp/bodies" 'BEGIN { cur = -1 } NR > 1 {
   b = int((NR - 2) / 1000); f = sprintf("%s/%05d.json", dir, b)
-  if (b != cur) { if (cur != "") { print "]}" > prev; close(prev) }; cur = b; prev = f; printf "{\"leads\":[" > f; sep = "" }
+  if (b != cur) { if (cur >= 0) { print "]}" > prev; close(prev) }; cur = b; prev = f; printf "{\"leads\":[" > f; sep = "" }
   printf "%s{\"email\":\"%s\",\"first_name\":\"%s\",\"last_name\":\"%s\",\"variables\":{\"company\":\"%s\",\"city\":\"%s\",\"title\":\"%s\"}}", sep, $1, $2, $3, $4, $5, $6 > f
   sep = ","
 } END { print "]}" > prev; close(prev) }' "$tmp/leads.csv"
@@ -93,12 +93,13 @@ api_port=$(pg_free_port)
 REACHKIT_LISTEN="127.0.0.1:$api_port" "$bin" serve --api-only >"$tmp/serve.out" 2>"$tmp/serve.err" &
 server_pid=$!
 for _ in $(seq 1 100); do grep -q listening "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
+grep -q listening "$tmp/serve.out" || { say "the server did not start: $(tail -n 5 "$tmp/serve.err")"; exit 1; }
 url="http://127.0.0.1:$api_port/api/v1/campaigns/$api_campaign/leads/bulk"
 say "api: POST .../leads/bulk, $n leads in bodies of 1,000, $clients client(s)"
 start=$(now_ms)
 find "$tmp/bodies" -name '*.json' | sort | xargs -P "$clients" -I{} \
-  curl -sf -o /dev/null -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
-    --data-binary @{} "$url"
+  curl -sS -f -o /dev/null -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+    --data-binary @{} "$url" || { say "a bulk request failed: $(tail -n 5 "$tmp/serve.err")"; exit 1; }
 end=$(now_ms)
 api_ms=$((end - start))
 check "$api_campaign"

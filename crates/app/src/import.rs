@@ -1,5 +1,7 @@
 //! `reachkit leads import`: a CSV file of any size into a campaign, streamed in batches of
-//! [`MAX_BULK_LEADS`] through the same bulk service as the API (each batch one transaction).
+//! [`MAX_BULK_LEADS`] through the same bulk service as the API (each batch one transaction;
+//! two batches are written at once when they share no address, so that the outcome is always
+//! that of importing the rows one by one, in file order).
 //!
 //! Columns map to lead fields by their header (case, spaces, `-` and `_` ignored; common
 //! aliases such as `E-mail`, `First Name`, `Surname`, `Company`); every other column becomes a
@@ -7,6 +9,7 @@
 //! `first_name`, `last_name`, `variables.NAME` or just `NAME` for a variable, `-` to ignore it).
 //! Empty cells are left out (an update never blanks a field with an empty cell).
 
+use std::collections::{HashSet, VecDeque};
 use std::io::{IsTerminal, Read, Write};
 use std::time::{Duration, Instant};
 
@@ -14,6 +17,7 @@ use anyhow::{Context, bail};
 use reachkit_core::ids::{CampaignId, WorkspaceId};
 use reachkit_core::leads::bulk::{BulkInput, BulkReport, BulkRow, MAX_BULK_LEADS};
 use reachkit_core::leads::{LeadError, LeadService, NewLeadInput, Variables};
+use reachkit_domain::email::EmailAddress;
 use reachkit_domain::validation::{FieldError, ValidationErrors};
 use serde_json::{Value, json};
 
@@ -304,6 +308,83 @@ impl Progress {
     }
 }
 
+/// Batches written at once (each in its own transaction) when their addresses are disjoint:
+/// one transaction's commit overlaps the next one's inserts.
+const IN_FLIGHT: usize = 2;
+
+/// A batch being written.
+struct InFlight {
+    task: tokio::task::JoinHandle<Result<BulkReport, LeadError>>,
+    /// Its valid addresses, canonical.
+    addresses: HashSet<String>,
+    /// The file line of each of its rows.
+    lines: Vec<u64>,
+    /// How many rows came before it.
+    offset: usize,
+}
+
+fn addresses_of(batch: &BulkInput) -> HashSet<String> {
+    batch
+        .rows
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .filter_map(|r| EmailAddress::parse(&r.email).ok())
+        .map(EmailAddress::into_string)
+        .collect()
+}
+
+/// Waits for a batch and adds its outcome to `result`. On a failure, waits for the batches
+/// still in flight too (whatever they stored is counted) and reports how far the import got.
+async fn finish(
+    batch: InFlight,
+    result: &mut ImportReport,
+    in_flight: &mut VecDeque<InFlight>,
+    options: &ImportOptions,
+) -> anyhow::Result<()> {
+    let outcome = batch
+        .task
+        .await
+        .unwrap_or_else(|e| Err(LeadError::Store(reachkit_core::StoreError::Other(e.into()))));
+    let report = match outcome {
+        Ok(report) => report,
+        Err(e) => {
+            let stored = result.report.rows();
+            while let Some(next) = in_flight.pop_front() {
+                if let Ok(Ok(report)) = next.task.await {
+                    result.report.absorb(report, next.offset);
+                }
+            }
+            return Err(match e {
+                LeadError::CampaignNotFound => anyhow::anyhow!(
+                    "workspace {} has no campaign {}",
+                    options.workspace_id,
+                    options.campaign_id
+                ),
+                LeadError::Invalid(e) => anyhow::anyhow!("{e}"),
+                e => anyhow::Error::new(e).context(format!(
+                    "stopped at row {}: {} rows were processed ({} created, {} updated) and stay \
+                     imported; re-run with --if-exists skip to resume",
+                    batch.offset,
+                    result.report.rows().max(stored),
+                    result.report.created,
+                    result.report.updated
+                )),
+            });
+        }
+    };
+    let room = MAX_REPORTED_ERRORS.saturating_sub(result.report.errors.len());
+    result.lines.extend(
+        report
+            .errors
+            .iter()
+            .take(room)
+            .map(|e| batch.lines[e.index]),
+    );
+    result.report.absorb(report, batch.offset);
+    result.report.errors.truncate(MAX_REPORTED_ERRORS);
+    Ok(())
+}
+
 /// Imports a CSV stream into a campaign, batch by batch. A failure of the store stops the
 /// import: the batches before it stay imported (re-run with `--if-exists skip` to resume).
 ///
@@ -339,7 +420,8 @@ pub async fn import(
     let mut rows: Vec<BulkRow> = Vec::with_capacity(MAX_BULK_LEADS);
     let mut lines: Vec<u64> = Vec::with_capacity(MAX_BULK_LEADS);
     let mut record = csv::StringRecord::new();
-    let mut done: usize = 0;
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+    let mut queued: usize = 0;
     loop {
         let more = match reader.read_record(&mut record) {
             Ok(more) => {
@@ -366,40 +448,41 @@ pub async fn import(
                 if_exists: options.if_exists.clone(),
                 rows: std::mem::take(&mut rows),
             };
-            let report = match leads
-                .add_bulk(options.workspace_id, options.campaign_id, &batch)
-                .await
+            let addresses = addresses_of(&batch);
+            // Batches sharing an address are written strictly in file order (so the outcome is
+            // that of importing the rows one by one); a window of disjoint ones overlaps.
+            while in_flight.len() >= IN_FLIGHT
+                || in_flight
+                    .iter()
+                    .any(|f| !f.addresses.is_disjoint(&addresses))
             {
-                Ok(report) => report,
-                Err(LeadError::CampaignNotFound) => bail!(
-                    "workspace {} has no campaign {}",
-                    options.workspace_id,
-                    options.campaign_id
-                ),
-                Err(LeadError::Invalid(e)) => bail!("{e}"),
-                Err(e) => {
-                    return Err(anyhow::Error::new(e).context(format!(
-                        "stopped after {done} rows ({} created, {} updated): the rows before \
-                         stay imported",
-                        result.report.created, result.report.updated
-                    )));
-                }
-            };
-            let room = MAX_REPORTED_ERRORS.saturating_sub(result.report.errors.len());
-            result
-                .lines
-                .extend(report.errors.iter().take(room).map(|e| lines[e.index]));
-            result.report.absorb(report, done);
-            result.report.errors.truncate(MAX_REPORTED_ERRORS);
-            done += batch.rows.len();
-            lines.clear();
-            progress.draw(reader.position().byte(), done as u64, false);
+                let Some(front) = in_flight.pop_front() else {
+                    break;
+                };
+                let byte = reader.position().byte();
+                finish(front, &mut result, &mut in_flight, options).await?;
+                progress.draw(byte, result.report.rows(), false);
+            }
+            let service = leads.clone();
+            let (ws, campaign) = (options.workspace_id, options.campaign_id);
+            let offset = queued;
+            queued += batch.rows.len();
+            in_flight.push_back(InFlight {
+                task: tokio::spawn(async move { service.add_bulk(ws, campaign, &batch).await }),
+                addresses,
+                lines: std::mem::take(&mut lines),
+                offset,
+            });
         }
         if !more {
             break;
         }
     }
-    progress.draw(reader.position().byte(), done as u64, true);
+    while let Some(front) = in_flight.pop_front() {
+        finish(front, &mut result, &mut in_flight, options).await?;
+        progress.draw(reader.position().byte(), result.report.rows(), false);
+    }
+    progress.draw(reader.position().byte(), result.report.rows(), true);
     Ok(result)
 }
 

@@ -304,3 +304,43 @@ async fn an_import_that_cannot_start_fails_and_stores_nothing() {
     );
     assert!(stored(&db, campaign).await.is_empty());
 }
+
+#[tokio::test]
+async fn an_address_repeated_across_batches_is_updated_in_file_order() {
+    let db = database().await;
+    let (ws, campaign) = setup(&db).await;
+    // 2,500 rows in three batches; lead0 comes back in the second one, which must therefore
+    // wait for the first (written at once, the first row's values would win).
+    let mut csv = String::from("email,city\n");
+    for i in 0..2_500 {
+        match i {
+            1_500 => csv.push_str("LEAD0@x.io,Later\n"),
+            _ => csv.push_str(&format!("lead{i}@x.io,City {i}\n")),
+        }
+    }
+    let file = csv_file(&csv);
+    let out = json_of(&succeed(
+        import(&db, &ws, campaign, &["--if-exists", "update", "--json"]).arg(&file.0),
+    ));
+    assert_eq!(
+        [
+            &out["rows"],
+            &out["created"],
+            &out["updated"],
+            &out["invalid"]
+        ],
+        [2_500, 2_499, 1, 0],
+        "{out}"
+    );
+    let leads = stored(&db, campaign).await;
+    assert_eq!(leads.len(), 2_499);
+    let lead0 = leads
+        .iter()
+        .find(|l| l.email == "lead0@x.io")
+        .expect("lead0");
+    assert_eq!(lead0.variables, json!({"city": "Later"}));
+    assert_eq!(
+        lead_counters(&db, campaign).await.expect("counters"),
+        (2_499, 0)
+    );
+}

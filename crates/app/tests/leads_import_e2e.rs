@@ -344,3 +344,104 @@ async fn an_address_repeated_across_batches_is_updated_in_file_order() {
         (2_499, 0)
     );
 }
+
+/// A running `reachkit serve`, killed when dropped.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[actix_web::test]
+async fn the_bulk_endpoint_of_the_real_server_takes_a_thousand_leads_in_one_large_body() {
+    use std::io::{BufRead, BufReader};
+
+    let db = database().await;
+    let (ws, campaign) = setup(&db).await;
+    let key = json_of(&succeed(reachkit(&db).args([
+        "api-key",
+        "create",
+        "--workspace",
+        &ws,
+        "--name",
+        "bulk",
+        "--json",
+    ])));
+    let key = key["key"].as_str().expect("key").to_owned();
+    let mut child = reachkit(&db)
+        .arg("serve")
+        .arg("--api-only")
+        .env("REACHKIT_LISTEN", "127.0.0.1:0")
+        .env(
+            "REACHKIT__SECRETS__KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn reachkit serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let _server = Server(child);
+    let base = line
+        .trim()
+        .strip_prefix("reachkit listening on ")
+        .unwrap_or_else(|| panic!("server did not start: {line:?}"))
+        .to_owned();
+
+    // 1,000 leads with a 1,500-character variable each: about 1.6 MB, over the 1 MiB of other
+    // routes; one bad row.
+    let note = "n".repeat(1_500);
+    let mut leads: Vec<Value> = (0..1_000)
+        .map(|i| json!({"email": format!("lead{i}@acme.com"), "variables": {"note": note}}))
+        .collect();
+    leads[7] = json!({"email": "bad address"});
+    let url = format!("{base}/api/v1/campaigns/{campaign}/leads/bulk");
+    let client = awc::Client::default();
+    let mut response = client
+        .post(&url)
+        .insert_header(("Authorization", format!("Bearer {key}")))
+        .send_json(&json!({ "leads": leads }))
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["created"], 999, "{body}");
+    assert_eq!(body["data"]["invalid"], 1, "{body}");
+    assert_eq!(body["data"]["errors"][0]["index"], 7, "{body}");
+    assert_eq!(
+        lead_counters(&db, campaign).await.expect("counters"),
+        (999, 0)
+    );
+
+    // A campaign of another workspace is 404 through the real wiring too.
+    let other = json_of(&succeed(reachkit(&db).args([
+        "workspace",
+        "create",
+        "--name",
+        "Other",
+        "--json",
+    ])));
+    let other_campaign = insert_campaign(
+        &db,
+        other["id"].as_str().expect("id").parse().expect("uuid"),
+        "Theirs",
+    )
+    .await
+    .expect("campaign");
+    let response = client
+        .post(format!(
+            "{base}/api/v1/campaigns/{other_campaign}/leads/bulk"
+        ))
+        .insert_header(("Authorization", format!("Bearer {key}")))
+        .send_json(&json!({"leads": [{"email": "a@acme.com"}]}))
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 404);
+}

@@ -6,7 +6,7 @@ use reachkit_core::ids::{CampaignId, LeadId};
 use reachkit_core::leads::{LeadError, LeadService, LeadSort};
 use reachkit_core::paging::DEFAULT_PAGE_SIZE;
 
-use super::dto::{CreateRequest, LeadDto};
+use super::dto::{BulkReportDto, BulkRequest, CreateRequest, LeadDto};
 use crate::auth::Authenticated;
 use crate::envelope;
 use crate::error::ApiError;
@@ -66,6 +66,21 @@ pub async fn create(
         StatusCode::OK
     };
     Ok(envelope::data(status, LeadDto::from(added.lead)))
+}
+
+/// `POST /campaigns/{campaign_id}/leads/bulk`: 200 with the counts and the rows not stored.
+pub async fn bulk(
+    auth: Authenticated,
+    service: web::Data<LeadService>,
+    campaign_id: web::Path<String>,
+    body: ApiJson<BulkRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let campaign_id: CampaignId = path_id(&campaign_id, CAMPAIGN_NOT_FOUND)?;
+    let report = service
+        .add_bulk(auth.workspace_id, campaign_id, &body.0.into())
+        .await
+        .map_err(api_error)?;
+    Ok(envelope::data(StatusCode::OK, BulkReportDto::from(report)))
 }
 
 fn ids(path: &(String, String)) -> Result<(CampaignId, LeadId), ApiError> {

@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 use diesel::sql_types::{Jsonb, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reachkit_core::ids::{CampaignId, WorkspaceId};
+use reachkit_testkit::binary::{self, Server};
 use reachkit_testkit::{TestDatabase, execute, insert_campaign, lead_counters};
 use serde_json::{Value, json};
 
@@ -345,20 +346,8 @@ async fn an_address_repeated_across_batches_is_updated_in_file_order() {
     );
 }
 
-/// A running `reachkit serve`, killed when dropped.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[actix_web::test]
 async fn the_bulk_endpoint_of_the_real_server_takes_a_thousand_leads_in_one_large_body() {
-    use std::io::{BufRead, BufReader};
-
     let db = database().await;
     let (ws, campaign) = setup(&db).await;
     let key = json_of(&succeed(reachkit(&db).args([
@@ -371,28 +360,12 @@ async fn the_bulk_endpoint_of_the_real_server_takes_a_thousand_leads_in_one_larg
         "--json",
     ])));
     let key = key["key"].as_str().expect("key").to_owned();
-    let mut child = reachkit(&db)
-        .arg("serve")
-        .arg("--api-only")
-        .env("REACHKIT_LISTEN", "127.0.0.1:0")
-        .env(
-            "REACHKIT__SECRETS__KEY",
-            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn reachkit serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let _server = Server(child);
-    let base = line
-        .trim()
-        .strip_prefix("reachkit listening on ")
-        .unwrap_or_else(|| panic!("server did not start: {line:?}"))
-        .to_owned();
+    let server = Server::start(
+        reachkit(&db)
+            .args(["serve", "--api-only"])
+            .env("REACHKIT__SECRETS__KEY", binary::SECRETS_KEY),
+    );
+    let base = &server.origin;
 
     // 1,000 leads with a 1,500-character variable each: about 1.6 MB, over the 1 MiB of other
     // routes; one bad row.

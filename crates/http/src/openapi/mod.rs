@@ -1,0 +1,370 @@
+//! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` annotations and the
+//! DTOs' `ToSchema` derives, served at `GET /api/v1/openapi.json`, and the API reference page
+//! served at `GET /docs` (one self-contained HTML page: no CDN, works offline).
+//!
+//! To document a new endpoint: annotate the handler with `#[utoipa::path(...)]` (its own
+//! statuses: 200/201/204 and 400/404/409/422 as it answers them), derive `utoipa::ToSchema` on
+//! its DTOs, add the handler to [`ApiDoc`]'s `paths(...)`, and mount it through
+//! [`crate::routes::Routes`]. What every `/api/v1` endpoint shares (the API key, 401, 429 and
+//! the rate-limit headers, 503, `X-Request-Id`, `Idempotency-Key` on `POST`) is added by
+//! [`Extensions`], not repeated on each handler.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, Responder};
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{HttpMethod, Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Required, ResponseBuilder, Type};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::routes::Routes;
+use crate::{blocklist, campaigns, inboxes, leads, ops, unibox, unsubscribe};
+
+/// The error envelope every failure of the API answers with.
+#[derive(Debug, ToSchema)]
+#[schema(example = json!({"error": "email must be a valid address", "details": {"email": "must be a valid address"}}))]
+pub struct ErrorBody {
+    /// What went wrong, for people.
+    pub error: String,
+    /// For 400 and 422: each field (a dotted path for nested ones) and what is wrong with it;
+    /// business-rule failures read `"<code>: <message>"`.
+    pub details: Option<HashMap<String, String>>,
+}
+
+/// The success envelope of one resource: `{"data": ...}`.
+#[derive(Debug, ToSchema)]
+pub struct Data<T> {
+    pub data: T,
+}
+
+/// The success envelope of a list: one page and its metadata.
+#[derive(Debug, ToSchema)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub metadata: crate::envelope::Metadata,
+}
+
+/// The body of the health endpoints.
+#[derive(Debug, ToSchema)]
+pub struct StatusDto {
+    /// `ok` (`/health`, `/healthz`) or `ready` (`/readyz`).
+    pub status: String,
+}
+
+/// The API description.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Reachkit API",
+        description = "Reachkit's REST API (reachkit-api.md) with its extensions. Every /api/v1 \
+            endpoint but this document needs a workspace API key. Errors use the envelope \
+            {\"error\", \"details\"}; lists are paged with page, page_size, search, sort_by, sort_order.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    paths(
+        openapi_json, docs_page, health,
+        ops::health::healthz, ops::health::readyz, ops::metrics::metrics,
+        unsubscribe::confirm, unsubscribe::unsubscribe,
+        blocklist::handlers::index, blocklist::handlers::create, blocklist::handlers::check,
+        blocklist::handlers::delete,
+        campaigns::handlers::index, campaigns::handlers::create, campaigns::handlers::show,
+        campaigns::handlers::update, campaigns::handlers::delete,
+        campaigns::handlers::update_schedule, campaigns::handlers::attach,
+        campaigns::handlers::detach, campaigns::handlers::analytics,
+        campaigns::handlers::list_steps, campaigns::handlers::create_step,
+        campaigns::handlers::update_step, campaigns::handlers::delete_step,
+        campaigns::handlers::create_variant, campaigns::handlers::update_variant,
+        campaigns::handlers::delete_variant,
+        inboxes::handlers::index, inboxes::handlers::create, inboxes::handlers::show,
+        inboxes::handlers::update, inboxes::handlers::delete, inboxes::handlers::warmup_stats,
+        leads::handlers::index, leads::handlers::create, leads::handlers::bulk,
+        leads::handlers::show, leads::handlers::delete,
+        unibox::handlers::index, unibox::handlers::create, unibox::handlers::show,
+        unibox::handlers::update, unibox::handlers::reply, unibox::handlers::attachment,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&Extensions),
+    tags(
+        (name = "blocklist", description = "Addresses never emailed, per workspace."),
+        (name = "campaigns", description = "Campaigns, their schedule, inboxes and analytics."),
+        (name = "sequences", description = "A campaign's steps and their A/B variants."),
+        (name = "inboxes", description = "Sending mailboxes (SMTP and IMAP) and their warmup."),
+        (name = "leads", description = "A campaign's leads, one by one or in bulk."),
+        (name = "unibox", description = "Conversations with leads: replies across every inbox."),
+        (name = "unsubscribe", description = "The public unsubscribe link put in emails (HTML, no API key)."),
+        (name = "operations", description = "Health, readiness, metrics and this description (no API key)."),
+    )
+)]
+pub struct ApiDoc;
+
+/// What every `/api/v1` operation shares: the API key (three ways), 401, 429 with the
+/// rate-limit headers, 500, 503, `X-Request-Id`, and `Idempotency-Key` on `POST`.
+#[derive(Debug)]
+pub struct Extensions;
+
+const BEARER: &str = "bearer";
+const HEADER_KEY: &str = "api_key_header";
+const QUERY_KEY: &str = "api_key_query";
+
+fn error_response(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        "application/json",
+        utoipa::openapi::ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorBody")))
+            .build(),
+    )
+}
+
+fn integer_header(description: &str) -> RefOr<utoipa::openapi::header::Header> {
+    RefOr::T(
+        HeaderBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
+            .description(Some(description))
+            .build(),
+    )
+}
+
+fn string_header(description: &str) -> RefOr<utoipa::openapi::header::Header> {
+    RefOr::T(
+        HeaderBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .description(Some(description))
+            .build(),
+    )
+}
+
+fn header_param(name: &str, description: &str) -> RefOr<utoipa::openapi::path::Parameter> {
+    RefOr::T(
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(description))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .build(),
+    )
+}
+
+fn extend(path: &str, method: &HttpMethod, op: &mut Operation) {
+    let api = path.starts_with("/api/v1/") && path != "/api/v1/openapi.json";
+    op.parameters
+        .get_or_insert_with(Vec::new)
+        .push(header_param(
+            "X-Request-Id",
+            "Optional id for this request (1 to 128 visible ASCII characters); echoed in the \
+         response's X-Request-Id and logged. A new one is made when absent or unusable.",
+        ));
+    for response in op.responses.responses.values_mut() {
+        if let RefOr::T(response) = response {
+            response.headers.insert(
+                "X-Request-Id".to_owned(),
+                string_header("This request's id (the client's, or a new one)."),
+            );
+        }
+    }
+    if !api {
+        return;
+    }
+    if *method == HttpMethod::Post {
+        op.parameters
+            .get_or_insert_with(Vec::new)
+            .push(header_param(
+                "Idempotency-Key",
+                "Optional, 1 to 255 visible ASCII characters. The same key with the same body \
+             within 24 hours answers the first response again (with Idempotent-Replayed: true) \
+             without doing the work twice; with another body it is a 422; while the first \
+             request is still running, a 409.",
+            ));
+    }
+    op.security = Some(vec![
+        SecurityRequirement::new(BEARER, Vec::<String>::new()),
+        SecurityRequirement::new(HEADER_KEY, Vec::<String>::new()),
+        SecurityRequirement::new(QUERY_KEY, Vec::<String>::new()),
+    ]);
+    let responses = &mut op.responses.responses;
+    for (status, response) in responses.iter_mut() {
+        if let RefOr::T(response) = response {
+            for (name, description) in [
+                (
+                    "RateLimit-Limit",
+                    "Requests a second this workspace may make.",
+                ),
+                (
+                    "RateLimit-Remaining",
+                    "Requests left in the current window.",
+                ),
+                ("RateLimit-Reset", "Seconds until the window resets."),
+            ] {
+                response
+                    .headers
+                    .insert(name.to_owned(), integer_header(description));
+            }
+            if *method == HttpMethod::Post && status.starts_with('2') {
+                response.headers.insert(
+                    "Idempotent-Replayed".to_owned(),
+                    string_header("`true` when this is the stored answer to an earlier request with the same Idempotency-Key."),
+                );
+            }
+        }
+    }
+    let mut unauthorized = error_response("No API key, or an unknown or revoked one.").build();
+    unauthorized
+        .headers
+        .insert("WWW-Authenticate".to_owned(), string_header("`Bearer`"));
+    responses
+        .entry("401".to_owned())
+        .or_insert(RefOr::T(unauthorized));
+    let mut too_many =
+        error_response("The workspace's rate limit is exhausted (when rate limiting is on).")
+            .build();
+    for (name, description) in [
+        ("Retry-After", "Seconds until a request will be accepted."),
+        (
+            "RateLimit-Limit",
+            "Requests a second this workspace may make.",
+        ),
+        ("RateLimit-Remaining", "Always 0 here."),
+        ("RateLimit-Reset", "Seconds until the window resets."),
+    ] {
+        too_many
+            .headers
+            .insert(name.to_owned(), integer_header(description));
+    }
+    responses
+        .entry("429".to_owned())
+        .or_insert(RefOr::T(too_many));
+    if *method == HttpMethod::Post {
+        responses.entry("409".to_owned()).or_insert(RefOr::T(
+            error_response("A request with the same Idempotency-Key is still in progress.").build(),
+        ));
+        responses.entry("422".to_owned()).or_insert(RefOr::T(
+            error_response("Invalid body, or an Idempotency-Key reused with another body.").build(),
+        ));
+    }
+    responses.entry("500".to_owned()).or_insert(RefOr::T(
+        error_response("A bug: `internal server error`, never for bad input.").build(),
+    ));
+    let mut unavailable = error_response("The database cannot be reached right now.").build();
+    unavailable.headers.insert(
+        "Retry-After".to_owned(),
+        integer_header("Seconds to wait (5)."),
+    );
+    responses
+        .entry("503".to_owned())
+        .or_insert(RefOr::T(unavailable));
+}
+
+impl Modify for Extensions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A workspace API key: `Authorization: Bearer KEY`."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            HEADER_KEY,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "A workspace API key in `X-API-Key` (used when there is no Authorization header).",
+            ))),
+        );
+        components.add_security_scheme(
+            QUERY_KEY,
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "api_key",
+                "A workspace API key in the query (`?api_key=KEY`), the last resort: URLs get logged.",
+            ))),
+        );
+        for (path, item) in &mut openapi.paths.paths {
+            for (method, op) in [
+                (HttpMethod::Get, item.get.as_mut()),
+                (HttpMethod::Post, item.post.as_mut()),
+                (HttpMethod::Put, item.put.as_mut()),
+                (HttpMethod::Patch, item.patch.as_mut()),
+                (HttpMethod::Delete, item.delete.as_mut()),
+            ] {
+                if let Some(op) = op {
+                    extend(path, &method, op);
+                }
+            }
+        }
+    }
+}
+
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"the document could not be written: {e}\"}}"))
+});
+
+/// The OpenAPI document as JSON.
+#[must_use]
+pub fn document() -> &'static str {
+    &DOCUMENT
+}
+
+/// The API reference page: fetches the document and renders it (no external assets).
+const DOCS_HTML: &str = include_str!("docs.html");
+
+/// The OpenAPI 3.1 document of this API.
+#[utoipa::path(
+    get, path = "/api/v1/openapi.json", tag = "operations", operation_id = "openapi",
+    security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document (this document).",
+        content_type = "application/json", body = Object))
+)]
+pub(crate) async fn openapi_json() -> impl Responder {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document())
+}
+
+/// The browsable API reference (HTML; everything served by Reachkit, no internet needed).
+#[utoipa::path(
+    get, path = "/docs", tag = "operations", operation_id = "docs",
+    responses((status = 200, description = "An HTML page that renders /api/v1/openapi.json.",
+        content_type = "text/html", body = String))
+)]
+pub(crate) async fn docs_page() -> impl Responder {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+             connect-src 'self'; frame-ancestors 'none'",
+        ))
+        .body(DOCS_HTML)
+}
+
+/// The legacy liveness check (`/healthz` is the same).
+#[utoipa::path(
+    get, path = "/health", tag = "operations", operation_id = "health",
+    responses((status = 200, description = "The process answers.", body = Data<StatusDto>))
+)]
+pub(crate) async fn health() -> HttpResponse {
+    crate::envelope::data(
+        actix_web::http::StatusCode::OK,
+        serde_json::json!({ "status": "ok" }),
+    )
+}
+
+/// Adds `/api/v1/openapi.json` (inside `/api/v1`).
+pub(crate) fn api_routes(r: &mut Routes) {
+    r.get("/openapi.json", openapi_json);
+}
+
+/// Adds `/health` and `/docs` (at the root).
+pub(crate) fn root_routes(r: &mut Routes) {
+    r.get("/health", health).get("/docs", docs_page);
+}

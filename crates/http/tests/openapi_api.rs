@@ -229,12 +229,15 @@ async fn the_document_is_structurally_valid_openapi_3_1() {
             assert!(!responses.is_empty(), "{id} has no responses");
             for response in responses.values() {
                 assert!(
-                    response["description"].is_string(),
+                    deref(&doc, response)["description"].is_string(),
                     "{id}: a response without description"
                 );
             }
             // Every `{param}` of the path is declared as a required path parameter.
-            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let params: Vec<&Value> = op["parameters"]
+                .as_array()
+                .map(|ps| ps.iter().map(|p| deref(&doc, p)).collect())
+                .unwrap_or_default();
             for segment in path.split('/').filter(|s| s.starts_with('{')) {
                 let name = segment.trim_matches(|c| c == '{' || c == '}');
                 assert!(
@@ -256,6 +259,14 @@ async fn the_document_is_structurally_valid_openapi_3_1() {
     }
 }
 
+/// `value`, or what its `$ref` points at.
+fn deref<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
+    match value["$ref"].as_str() {
+        Some(reference) => resolve(doc, reference).unwrap_or(&Value::Null),
+        None => value,
+    }
+}
+
 #[actix_web::test]
 async fn every_api_operation_documents_the_key_the_envelope_and_the_extensions() {
     let doc = document();
@@ -263,14 +274,24 @@ async fn every_api_operation_documents_the_key_the_envelope_and_the_extensions()
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
             let id = op["operationId"].as_str().unwrap_or_default();
-            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let params: Vec<&Value> = op["parameters"]
+                .as_array()
+                .map(|ps| ps.iter().map(|p| deref(&doc, p)).collect())
+                .unwrap_or_default();
             let has_header = |name: &str| {
                 params
                     .iter()
                     .any(|p| p["name"] == name && p["in"] == "header")
             };
             assert!(has_header("X-Request-Id"), "{id}: X-Request-Id");
+            for response in op["responses"].as_object().expect("responses").values() {
+                assert!(
+                    deref(&doc, response)["headers"]["X-Request-Id"].is_object(),
+                    "{id}: a response without X-Request-Id"
+                );
+            }
             if !path.starts_with("/api/v1/") || path == "/api/v1/openapi.json" {
+                assert!(op.get("security").is_none(), "{id} needs no key");
                 continue;
             }
             assert_eq!(
@@ -280,15 +301,24 @@ async fn every_api_operation_documents_the_key_the_envelope_and_the_extensions()
             );
             for status in ["401", "429", "500", "503"] {
                 assert_eq!(
-                    op["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+                    deref(&doc, &op["responses"][status])["content"]["application/json"]["schema"]
+                        ["$ref"],
                     "#/components/schemas/ErrorBody",
                     "{id}: {status}"
                 );
             }
-            assert!(
-                op["responses"]["429"]["headers"]["Retry-After"].is_object(),
-                "{id}"
-            );
+            let too_many = deref(&doc, &op["responses"]["429"]);
+            for header in [
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ] {
+                assert!(
+                    too_many["headers"][header].is_object(),
+                    "{id}: 429 {header}"
+                );
+            }
             assert_eq!(
                 has_header("Idempotency-Key"),
                 method == "post",

@@ -14,7 +14,7 @@ pub struct CreateRequest {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     /// Personalisation variables: string keys, scalar values (strings, numbers, booleans).
-    #[schema(value_type = Option<HashMap<String, Object>>)]
+    #[schema(value_type = Option<HashMap<String, Value>>)]
     pub variables: Option<Variables>,
     pub if_exists: Option<String>,
 }
@@ -41,7 +41,7 @@ pub struct LeadDto {
     pub is_bounced: bool,
     pub is_unsubscribed: bool,
     pub provider: Option<&'static str>,
-    #[schema(value_type = HashMap<String, Object>)]
+    #[schema(value_type = HashMap<String, Value>)]
     pub variables: Variables,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

@@ -150,36 +150,149 @@ fn header_param(name: &str, description: &str) -> RefOr<utoipa::openapi::path::P
     )
 }
 
-fn extend(path: &str, method: &HttpMethod, op: &mut Operation) {
-    let api = path.starts_with("/api/v1/") && path != "/api/v1/openapi.json";
-    op.parameters
-        .get_or_insert_with(Vec::new)
-        .push(header_param(
+fn reference<T>(kind: &str, name: &str) -> RefOr<T> {
+    RefOr::Ref(Ref::new(format!("#/components/{kind}/{name}")))
+}
+
+/// The shared headers, parameters and responses, referenced from the operations.
+fn add_components(components: &mut utoipa::openapi::Components) {
+    let headers = [
+        (
+            "X-Request-Id",
+            string_header("This request's id (the client's, or a new one)."),
+        ),
+        (
+            "RateLimit-Limit",
+            integer_header("Requests a second this workspace may make (when rate limiting is on)."),
+        ),
+        (
+            "RateLimit-Remaining",
+            integer_header("Requests left in the current window (when rate limiting is on)."),
+        ),
+        (
+            "RateLimit-Reset",
+            integer_header("Seconds until the window resets (when rate limiting is on)."),
+        ),
+        (
+            "Retry-After",
+            integer_header("Seconds to wait before retrying."),
+        ),
+        (
+            "Idempotent-Replayed",
+            string_header(
+                "`true` when this is the stored answer to an earlier request with the same \
+                 Idempotency-Key.",
+            ),
+        ),
+        ("WWW-Authenticate", string_header("`Bearer`.")),
+    ];
+    for (name, header) in headers {
+        components.headers.insert(name.to_owned(), header);
+    }
+    components.parameters.insert(
+        "X-Request-Id".to_owned(),
+        header_param(
             "X-Request-Id",
             "Optional id for this request (1 to 128 visible ASCII characters); echoed in the \
-         response's X-Request-Id and logged. A new one is made when absent or unusable.",
-        ));
-    for response in op.responses.responses.values_mut() {
+             response's X-Request-Id and logged. A new one is made when absent or unusable.",
+        ),
+    );
+    components.parameters.insert(
+        "Idempotency-Key".to_owned(),
+        header_param(
+            "Idempotency-Key",
+            "Optional, 1 to 255 visible ASCII characters. The same key with the same body \
+             within 24 hours answers the first response again (with Idempotent-Replayed: true) \
+             without doing the work twice; with another body it is a 422; while the first \
+             request is still running, a 409.",
+        ),
+    );
+    let with_headers = |description: &str, names: &[&str]| {
+        let mut response = error_response(description).build();
+        for name in names {
+            response
+                .headers
+                .insert((*name).to_owned(), reference("headers", name));
+        }
+        RefOr::T(response)
+    };
+    components.responses.insert(
+        "Unauthorized".to_owned(),
+        with_headers(
+            "No API key, or an unknown or revoked one.",
+            &["WWW-Authenticate", "X-Request-Id"],
+        ),
+    );
+    components.responses.insert(
+        "TooManyRequests".to_owned(),
+        with_headers(
+            "The workspace's rate limit is exhausted (when rate limiting is on).",
+            &[
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+                "X-Request-Id",
+            ],
+        ),
+    );
+    components.responses.insert(
+        "InternalError".to_owned(),
+        with_headers(
+            "A bug: `internal server error`, never for bad input.",
+            &["X-Request-Id"],
+        ),
+    );
+    components.responses.insert(
+        "Unavailable".to_owned(),
+        with_headers(
+            "The database cannot be reached right now (Retry-After: 5).",
+            &["Retry-After", "X-Request-Id"],
+        ),
+    );
+}
+
+fn extend(path: &str, method: &HttpMethod, op: &mut Operation) {
+    let api = path.starts_with("/api/v1/") && path != "/api/v1/openapi.json";
+    let post = *method == HttpMethod::Post;
+    let parameters = op.parameters.get_or_insert_with(Vec::new);
+    parameters.push(reference("parameters", "X-Request-Id"));
+    if api && post {
+        parameters.push(reference("parameters", "Idempotency-Key"));
+    }
+    if api && post {
+        let responses = &mut op.responses.responses;
+        responses.entry("409".to_owned()).or_insert_with(|| {
+            RefOr::T(
+                error_response("A request with the same Idempotency-Key is still in progress.")
+                    .build(),
+            )
+        });
+        responses.entry("422".to_owned()).or_insert_with(|| {
+            RefOr::T(
+                error_response("An Idempotency-Key reused with another body, or an invalid one.")
+                    .build(),
+            )
+        });
+    }
+    for (status, response) in &mut op.responses.responses {
         if let RefOr::T(response) = response {
-            response.headers.insert(
-                "X-Request-Id".to_owned(),
-                string_header("This request's id (the client's, or a new one)."),
-            );
+            let mut names = vec!["X-Request-Id"];
+            if api {
+                names.extend(["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"]);
+            }
+            if api && post && status.starts_with('2') {
+                names.push("Idempotent-Replayed");
+            }
+            for name in names {
+                response
+                    .headers
+                    .insert(name.to_owned(), reference("headers", name));
+            }
         }
     }
     if !api {
         return;
-    }
-    if *method == HttpMethod::Post {
-        op.parameters
-            .get_or_insert_with(Vec::new)
-            .push(header_param(
-                "Idempotency-Key",
-                "Optional, 1 to 255 visible ASCII characters. The same key with the same body \
-             within 24 hours answers the first response again (with Idempotent-Replayed: true) \
-             without doing the work twice; with another body it is a 422; while the first \
-             request is still running, a 409.",
-            ));
     }
     op.security = Some(vec![
         SecurityRequirement::new(BEARER, Vec::<String>::new()),
@@ -187,81 +300,22 @@ fn extend(path: &str, method: &HttpMethod, op: &mut Operation) {
         SecurityRequirement::new(QUERY_KEY, Vec::<String>::new()),
     ]);
     let responses = &mut op.responses.responses;
-    for (status, response) in responses.iter_mut() {
-        if let RefOr::T(response) = response {
-            for (name, description) in [
-                (
-                    "RateLimit-Limit",
-                    "Requests a second this workspace may make.",
-                ),
-                (
-                    "RateLimit-Remaining",
-                    "Requests left in the current window.",
-                ),
-                ("RateLimit-Reset", "Seconds until the window resets."),
-            ] {
-                response
-                    .headers
-                    .insert(name.to_owned(), integer_header(description));
-            }
-            if *method == HttpMethod::Post && status.starts_with('2') {
-                response.headers.insert(
-                    "Idempotent-Replayed".to_owned(),
-                    string_header("`true` when this is the stored answer to an earlier request with the same Idempotency-Key."),
-                );
-            }
-        }
-    }
-    let mut unauthorized = error_response("No API key, or an unknown or revoked one.").build();
-    unauthorized
-        .headers
-        .insert("WWW-Authenticate".to_owned(), string_header("`Bearer`"));
-    responses
-        .entry("401".to_owned())
-        .or_insert(RefOr::T(unauthorized));
-    let mut too_many =
-        error_response("The workspace's rate limit is exhausted (when rate limiting is on).")
-            .build();
-    for (name, description) in [
-        ("Retry-After", "Seconds until a request will be accepted."),
-        (
-            "RateLimit-Limit",
-            "Requests a second this workspace may make.",
-        ),
-        ("RateLimit-Remaining", "Always 0 here."),
-        ("RateLimit-Reset", "Seconds until the window resets."),
+    for (status, name) in [
+        ("401", "Unauthorized"),
+        ("429", "TooManyRequests"),
+        ("500", "InternalError"),
+        ("503", "Unavailable"),
     ] {
-        too_many
-            .headers
-            .insert(name.to_owned(), integer_header(description));
+        responses
+            .entry(status.to_owned())
+            .or_insert_with(|| reference("responses", name));
     }
-    responses
-        .entry("429".to_owned())
-        .or_insert(RefOr::T(too_many));
-    if *method == HttpMethod::Post {
-        responses.entry("409".to_owned()).or_insert(RefOr::T(
-            error_response("A request with the same Idempotency-Key is still in progress.").build(),
-        ));
-        responses.entry("422".to_owned()).or_insert(RefOr::T(
-            error_response("Invalid body, or an Idempotency-Key reused with another body.").build(),
-        ));
-    }
-    responses.entry("500".to_owned()).or_insert(RefOr::T(
-        error_response("A bug: `internal server error`, never for bad input.").build(),
-    ));
-    let mut unavailable = error_response("The database cannot be reached right now.").build();
-    unavailable.headers.insert(
-        "Retry-After".to_owned(),
-        integer_header("Seconds to wait (5)."),
-    );
-    responses
-        .entry("503".to_owned())
-        .or_insert(RefOr::T(unavailable));
 }
 
 impl Modify for Extensions {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        add_components(components);
         components.add_security_scheme(
             BEARER,
             SecurityScheme::Http(
@@ -319,7 +373,6 @@ const DOCS_HTML: &str = include_str!("docs.html");
 /// The OpenAPI 3.1 document of this API.
 #[utoipa::path(
     get, path = "/api/v1/openapi.json", tag = "operations", operation_id = "openapi",
-    security(()),
     responses((status = 200, description = "The OpenAPI 3.1 document (this document).",
         content_type = "application/json", body = Object))
 )]

@@ -377,3 +377,69 @@ async fn the_reference_page_is_served_as_html_with_no_external_asset() {
         "an external URL in /docs"
     );
 }
+
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read src") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The coverage test sees only routes added through `Routes`: any other way of mounting a
+/// handler in the http crate (a bare `.route(...)`, `web::resource(...).to(...)`, actix's route
+/// macros) fails here, so a new route cannot slip past the OpenAPI document.
+#[actix_web::test]
+async fn no_route_is_mounted_outside_the_route_table() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    assert!(files.len() > 20, "found only {} source files", files.len());
+    let forbidden = [
+        ".route(",
+        ".to(",
+        "web::get(",
+        "web::post(",
+        "web::put(",
+        "web::patch(",
+        "web::delete(",
+        "web::method(",
+        "web::service(",
+        "#[get(",
+        "#[post(",
+        "#[put(",
+        "#[patch(",
+        "#[delete(",
+        "#[route(",
+        "actix_web::get(",
+        "actix_web::post(",
+    ];
+    for file in files {
+        if file.ends_with("routes.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("read");
+        for (n, line) in text.lines().enumerate() {
+            for pattern in forbidden {
+                assert!(
+                    !line.contains(pattern),
+                    "{}:{}: `{pattern}` mounts a route outside crate::routes::Routes (add it with \
+                     Routes::get/post/... so the OpenAPI coverage test sees it)",
+                    file.display(),
+                    n + 1
+                );
+            }
+            if line.contains("web::resource(") {
+                assert!(
+                    line.contains("web::resource(path).default_service("),
+                    "{}:{}: a bare web::resource; use Routes",
+                    file.display(),
+                    n + 1
+                );
+            }
+        }
+    }
+}

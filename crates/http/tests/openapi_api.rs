@@ -443,3 +443,25 @@ async fn no_route_is_mounted_outside_the_route_table() {
         }
     }
 }
+
+#[actix_web::test]
+async fn the_envelopes_refer_to_the_named_schemas_instead_of_repeating_them() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["Data_LeadDto"]["properties"]["data"]["$ref"],
+        "#/components/schemas/LeadDto"
+    );
+    assert_eq!(
+        schemas["Page_LeadDto"]["properties"]["data"]["items"]["$ref"],
+        "#/components/schemas/LeadDto"
+    );
+    assert_eq!(
+        schemas["Data_Vec_StepDto"]["properties"]["data"]["items"]["$ref"],
+        "#/components/schemas/StepDto"
+    );
+    assert_eq!(
+        schemas["Page_LeadDto"]["properties"]["metadata"]["$ref"],
+        "#/components/schemas/Metadata"
+    );
+}

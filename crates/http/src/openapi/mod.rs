@@ -355,10 +355,50 @@ impl Modify for Extensions {
     }
 }
 
+/// utoipa inlines a generic argument, so `Data_LeadDto.data` would repeat `LeadDto` (and client
+/// generators would make a second, identical type). Point the envelopes' `data` at the named
+/// schema instead.
+fn reference_envelope_data(doc: &mut serde_json::Value) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    let names: std::collections::BTreeSet<String> = schemas.keys().cloned().collect();
+    for (name, schema) in schemas.iter_mut() {
+        let (inner, list) = if let Some(inner) = name.strip_prefix("Data_Vec_") {
+            (inner, true)
+        } else if let Some(inner) = name.strip_prefix("Data_") {
+            (inner, false)
+        } else if let Some(inner) = name.strip_prefix("Page_") {
+            (inner, true)
+        } else {
+            continue;
+        };
+        if !names.contains(inner) {
+            continue;
+        }
+        let Some(data) = schema.pointer_mut("/properties/data") else {
+            continue;
+        };
+        let reference = serde_json::json!({ "$ref": format!("#/components/schemas/{inner}") });
+        if list {
+            if let Some(items) = data.get_mut("items") {
+                *items = reference;
+            }
+        } else {
+            *data = reference;
+        }
+    }
+}
+
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|e| format!("{{\"error\": \"the document could not be written: {e}\"}}"))
+    let written = serde_json::to_value(ApiDoc::openapi()).and_then(|mut doc| {
+        reference_envelope_data(&mut doc);
+        serde_json::to_string_pretty(&doc)
+    });
+    written.unwrap_or_else(|e| format!("{{\"error\": \"the document could not be written: {e}\"}}"))
 });
 
 /// The OpenAPI document as JSON.

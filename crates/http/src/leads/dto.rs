@@ -7,11 +7,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = LeadCreateRequest)]
 pub struct CreateRequest {
     pub email: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    /// Personalisation variables: string keys, scalar values (strings, numbers, booleans).
+    #[schema(value_type = Option<HashMap<String, Value>>)]
     pub variables: Option<Variables>,
     pub if_exists: Option<String>,
 }
@@ -28,7 +31,7 @@ impl From<CreateRequest> for NewLeadInput {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LeadDto {
     pub id: String,
     pub email: String,
@@ -38,6 +41,7 @@ pub struct LeadDto {
     pub is_bounced: bool,
     pub is_unsubscribed: bool,
     pub provider: Option<&'static str>,
+    #[schema(value_type = HashMap<String, Value>)]
     pub variables: Variables,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -65,8 +69,10 @@ impl From<Lead> for LeadDto {
 
 /// `POST /campaigns/{campaign_id}/leads/bulk`. Rows are kept as JSON values so that a row of
 /// the wrong shape is that row's error, not the whole request's.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct BulkRequest {
+    /// Each lead as in the single create (`CreateRequest`).
+    #[schema(value_type = Vec<CreateRequest>)]
     pub leads: Vec<Value>,
     pub if_exists: Option<String>,
 }
@@ -102,10 +108,11 @@ impl From<BulkRequest> for BulkInput {
 }
 
 /// One row that was not stored: its index and the envelope's `error` and `details`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RowErrorDto {
     pub index: usize,
     pub error: String,
+    #[schema(value_type = HashMap<String, String>)]
     pub details: Map<String, Value>,
 }
 
@@ -126,7 +133,7 @@ impl From<RowError> for RowErrorDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BulkReportDto {
     pub created: u64,
     pub updated: u64,

@@ -1,56 +1,15 @@
 //! End to end: the real binary serves its OpenAPI document and the reference page, without an
 //! API key, and the document describes the routes the binary answers.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-
 use reachkit_testkit::TestDatabase;
+use reachkit_testkit::binary::{self, Server};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_reachkit");
-const SECRETS_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 /// A running `reachkit serve --api-only`, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(db: &TestDatabase) -> Server {
-    let mut child = Command::new(BIN)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &db.url)
-        .env("REACHKIT__SECRETS__KEY", SECRETS_KEY)
-        .env("RUST_LOG", "warn")
-        .env("REACHKIT_LISTEN", "127.0.0.1:0")
-        .current_dir(std::env::temp_dir())
-        .args(["serve", "--api-only"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn reachkit serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read");
-    let Some(base) = line.trim().strip_prefix("reachkit listening on ") else {
-        let mut stderr = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            let _ = e.read_to_string(&mut stderr);
-        }
-        panic!("server did not start: {line:?} {stderr}");
-    };
-    Server {
-        base: base.to_owned(),
-        child,
-    }
+    Server::start(binary::command(BIN, &db.url, "warn").args(["serve", "--api-only"]))
 }
 
 async fn get(url: &str) -> (u16, String, Vec<u8>) {
@@ -76,7 +35,7 @@ async fn the_server_serves_its_openapi_document_and_the_reference_page_without_a
         .unwrap_or_else(|e| panic!("cannot create a test database: {e:#}"));
     let server = serve(&db);
 
-    let (status, content_type, body) = get(&format!("{}/api/v1/openapi.json", server.base)).await;
+    let (status, content_type, body) = get(&format!("{}/api/v1/openapi.json", server.origin)).await;
     assert_eq!((status, content_type.as_str()), (200, "application/json"));
     let doc: Value = serde_json::from_slice(&body).expect("JSON");
     assert_eq!(doc["openapi"], "3.1.0");
@@ -91,13 +50,13 @@ async fn the_server_serves_its_openapi_document_and_the_reference_page_without_a
     }
 
     // A documented route answers as documented: no key is a 401 in the error envelope.
-    let (status, _, body) = get(&format!("{}/api/v1/campaigns", server.base)).await;
+    let (status, _, body) = get(&format!("{}/api/v1/campaigns", server.origin)).await;
     assert_eq!(status, 401);
     assert!(doc["paths"]["/api/v1/campaigns"]["get"]["responses"]["401"].is_object());
     let error: Value = serde_json::from_slice(&body).expect("JSON");
     assert!(error["error"].is_string());
 
-    let (status, content_type, body) = get(&format!("{}/docs", server.base)).await;
+    let (status, content_type, body) = get(&format!("{}/docs", server.origin)).await;
     assert_eq!(
         (status, content_type.as_str()),
         (200, "text/html; charset=utf-8")

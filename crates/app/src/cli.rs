@@ -47,12 +47,52 @@ pub enum Command {
     /// Manage a workspace's API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Manage a campaign's leads from files.
+    #[command(subcommand)]
+    Leads(LeadsCommand),
     /// Inspect inbound mail the way inbox sync reads it.
     #[command(subcommand)]
     Inbound(InboundCommand),
     /// Manage the keys that protect data at rest.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LeadsCommand {
+    /// Import leads from a CSV file (any size) into a campaign, like the bulk API.
+    ///
+    /// The first row is the header. Columns map by name (case, spaces, "-" and "_" ignored):
+    /// email (also "E-mail", "Email Address", "Work Email"), first_name ("First Name",
+    /// "First", "Given Name"), last_name ("Last Name", "Surname"), company ("Company Name",
+    /// "Organization") becomes the variable "company"; every other column becomes a variable
+    /// named as its header. Empty cells are left out. Rows go in batches of 1,000, each in one
+    /// transaction; blocklisted addresses are not imported. Prints the counts (created,
+    /// updated, skipped, invalid, blocklisted, duplicates) and the rows not imported with their
+    /// line; a progress bar goes to standard error when it is a terminal. Exits 0 when the file
+    /// was read through, whatever the rows' outcomes.
+    Import {
+        /// The workspace that owns the campaign.
+        #[arg(long, value_name = "ID")]
+        workspace: String,
+        /// The campaign to add the leads to.
+        #[arg(long, value_name = "ID")]
+        campaign: String,
+        /// What to do with an address the campaign has: fail (report the row), skip, update.
+        #[arg(long, value_name = "MODE", default_value = "fail")]
+        if_exists: String,
+        /// Map a column: COLUMN=email|first_name|last_name|variables.NAME|NAME|- (ignore).
+        #[arg(long = "map", value_name = "COLUMN=FIELD")]
+        map: Vec<String>,
+        /// The field separator (one ASCII character, e.g. ";" or "\t" for tab).
+        #[arg(long, value_name = "CHAR", default_value = ",")]
+        delimiter: String,
+        /// The CSV file ("-" reads standard input).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod idle;
+pub mod import;
 pub mod inbound;
 pub mod server;
 pub mod settings;
@@ -50,6 +51,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Workspace(command) => {
             let wiring = admin_wiring(&settings).await?;
             commands::workspace(&wiring, command, &mut std::io::stdout().lock()).await
+        }
+        Command::Leads(command) => {
+            let wiring = admin_wiring(&settings).await?;
+            import::run(&wiring, command, &mut std::io::stdout().lock()).await
         }
         Command::Inbound(command) => inbound::run(command, &mut std::io::stdout().lock()),
         Command::Secrets(command) => commands::secrets(&command, &mut std::io::stdout().lock()),

@@ -1,113 +1,25 @@
 //! End to end: a campaign walked from creation to launch and pause through the real `reachkit`
 //! binary and a real PostgreSQL, and kept out of another workspace's reach.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use reachkit_testkit::binary::{self, Server, request};
 use reachkit_testkit::{TestDatabase, insert_inbox};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_reachkit");
 
 fn reachkit(db: &TestDatabase) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &db.url)
-        .env(
-            "REACHKIT__SECRETS__KEY",
-            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-        )
-        .env("RUST_LOG", "warn")
-        .current_dir(std::env::temp_dir());
-    cmd
-}
-
-fn json_output(cmd: &mut Command) -> Value {
-    let output = cmd.output().expect("run reachkit");
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("one JSON value")
+    binary::command(BIN, &db.url, "warn")
 }
 
 /// A workspace and an API key for it: (workspace id, key).
 fn tenant(db: &TestDatabase, name: &str) -> (String, String) {
-    let ws = json_output(reachkit(db).args(["workspace", "create", "--name", name, "--json"]));
-    let id = ws["id"].as_str().expect("id").to_owned();
-    let key = json_output(reachkit(db).args([
-        "api-key",
-        "create",
-        "--workspace",
-        &id,
-        "--name",
-        "e2e",
-        "--json",
-    ]));
-    (id, key["key"].as_str().expect("key").to_owned())
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    binary::tenant(|| reachkit(db), name)
 }
 
 fn serve(db: &TestDatabase) -> Server {
-    let mut child = reachkit(db)
-        .arg("serve")
-        .env("REACHKIT_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn reachkit serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read");
-    let Some(base) = line.trim().strip_prefix("reachkit listening on ") else {
-        let mut stderr = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            let _ = e.read_to_string(&mut stderr);
-        }
-        panic!("server did not start: {line:?} {stderr}");
-    };
-    Server {
-        base: format!("{base}/api/v1"),
-        child,
-    }
-}
-
-async fn request(method: &str, url: &str, key: &str, body: Option<Value>) -> (u16, Value) {
-    let client = awc::Client::default();
-    let req = match method {
-        "GET" => client.get(url),
-        "POST" => client.post(url),
-        "PATCH" => client.patch(url),
-        "DELETE" => client.delete(url),
-        other => panic!("method {other}"),
-    }
-    .insert_header(("Authorization", format!("Bearer {key}")));
-    let mut response = match body {
-        Some(body) => req.send_json(&body).await,
-        None => req.send().await,
-    }
-    .expect("request");
-    let status = response.status().as_u16();
-    let bytes = response.body().await.expect("body");
-    let json = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {bytes:?}"))
-    };
-    (status, json)
+    Server::start(reachkit(db).arg("serve"))
 }
 
 fn text(v: &Value) -> String {
@@ -122,7 +34,7 @@ async fn a_campaign_goes_from_creation_to_launch_and_pause_within_its_workspace(
     let (ws_a, key_a) = tenant(&db, "Agency A");
     let (ws_b, key_b) = tenant(&db, "Agency B");
     let server = serve(&db);
-    let api = &server.base;
+    let api = &server.api;
 
     // Create: draft, defaults, step 1 with an empty variant A.
     let (status, created) = request(

@@ -1,35 +1,19 @@
 //! End to end: the real `reachkit` binary against a real PostgreSQL database.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use reachkit_testkit::TestDatabase;
+use reachkit_testkit::binary::{self, Server, json_output, request_with as request};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_reachkit");
-/// A fixed `secrets.key` for the servers these tests start (base64 of 32 bytes).
-const SECRETS_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 fn reachkit(db: &TestDatabase) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &db.url)
-        .env("REACHKIT__SECRETS__KEY", SECRETS_KEY)
-        .env("RUST_LOG", "warn")
-        // Never pick up a developer's reachkit.toml.
-        .current_dir(std::env::temp_dir());
-    cmd
+    binary::command(BIN, &db.url, "warn")
 }
 
-/// Runs a command that must succeed and print exactly one JSON value.
-fn json_output(cmd: &mut Command) -> Value {
-    let output = cmd.output().expect("run reachkit");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "failed: {stderr}");
-    assert_eq!(stdout.lines().count(), 1, "not one line: {stdout}");
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+fn serve(db: &TestDatabase) -> Server {
+    Server::start(reachkit(db).arg("serve"))
 }
 
 fn create_workspace(db: &TestDatabase, name: &str) -> String {
@@ -58,69 +42,6 @@ fn create_key(db: &TestDatabase, workspace: &str) -> (String, String) {
     )
 }
 
-/// A running `reachkit serve`, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(db: &TestDatabase) -> Server {
-    let mut child = reachkit(db)
-        .arg("serve")
-        .env("REACHKIT_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn reachkit serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read");
-    let Some(base) = line.trim().strip_prefix("reachkit listening on ") else {
-        let mut stderr = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            let _ = e.read_to_string(&mut stderr);
-        }
-        panic!("server did not start: {line:?} {stderr}");
-    };
-    Server {
-        base: base.to_owned(),
-        child,
-    }
-}
-
-async fn request(method: &str, url: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let client = awc::Client::default();
-    let mut req = match method {
-        "GET" => client.get(url),
-        "POST" => client.post(url),
-        "DELETE" => client.delete(url),
-        other => panic!("method {other}"),
-    };
-    if let Some(key) = key {
-        req = req.insert_header(("Authorization", format!("Bearer {key}")));
-    }
-    let mut response = match body {
-        Some(body) => req.send_json(&body).await,
-        None => req.send().await,
-    }
-    .expect("request");
-    let status = response.status().as_u16();
-    let bytes = response.body().await.expect("body");
-    let json = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {bytes:?}"))
-    };
-    (status, json)
-}
-
 #[actix_web::test]
 async fn the_blocklist_works_end_to_end_and_stays_within_its_workspace() {
     let db = TestDatabase::create().await.expect("database");
@@ -129,7 +50,7 @@ async fn the_blocklist_works_end_to_end_and_stays_within_its_workspace() {
     let (_, key_a) = create_key(&db, &ws_a);
     let (_, key_b) = create_key(&db, &ws_b);
     let server = serve(&db);
-    let api = format!("{}/api/v1", server.base);
+    let api = format!("{}/api/v1", server.origin);
 
     let (status, created) = request(
         "POST",
@@ -204,7 +125,7 @@ async fn bad_revoked_and_missing_keys_get_401_and_use_is_recorded() {
     let ws = create_workspace(&db, "Acme");
     let (key_id, key) = create_key(&db, &ws);
     let server = serve(&db);
-    let url = format!("{}/api/v1/blocklist", server.base);
+    let url = format!("{}/api/v1/blocklist", server.origin);
 
     for bad in [None, Some("rk_nope"), Some(&key[..key.len() - 1])] {
         let (status, body) = request("GET", &url, bad, None).await;

@@ -1,17 +1,16 @@
 //! End to end through the real `reachkit` binary, PostgreSQL and the private mail stack: ESP
 //! detection of API-created leads (against the stack's dnsmasq) and the public unsubscribe link.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reachkit_core::ids::WorkspaceId;
+use reachkit_testkit::binary::{self, Server, request};
 use reachkit_testkit::mailstack::MailStack;
 use reachkit_testkit::{TestDatabase, insert_campaign};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_reachkit");
-const SECRETS_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// Only bounds a failure: the tests poll for the event.
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -20,133 +19,20 @@ fn stack() -> MailStack {
 }
 
 fn reachkit(db: &TestDatabase, stack: &MailStack) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &db.url)
-        .env("REACHKIT__SECRETS__KEY", SECRETS_KEY)
-        .env("REACHKIT__DNS__NAMESERVER", stack.dns.to_string())
-        .env("REACHKIT__HTTP__PUBLIC_URL", "https://reach.example")
-        .env("RUST_LOG", "info")
-        .current_dir(std::env::temp_dir());
+    let mut cmd = binary::command(BIN, &db.url, "info");
+    cmd.env("REACHKIT__DNS__NAMESERVER", stack.dns.to_string())
+        .env("REACHKIT__HTTP__PUBLIC_URL", "https://reach.example");
     cmd
-}
-
-fn json_output(cmd: &mut Command) -> Value {
-    let output = cmd.output().expect("run reachkit");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
 
 /// A workspace and a key for it.
 fn tenant(db: &TestDatabase, stack: &MailStack, name: &str) -> (WorkspaceId, String) {
-    let ws =
-        json_output(reachkit(db, stack).args(["workspace", "create", "--name", name, "--json"]));
-    let id = ws["id"].as_str().expect("id").to_owned();
-    let key = json_output(reachkit(db, stack).args([
-        "api-key",
-        "create",
-        "--workspace",
-        &id,
-        "--name",
-        "e2e",
-        "--json",
-    ]));
-    (
-        id.parse().expect("workspace id"),
-        key["key"].as_str().expect("key").to_owned(),
-    )
-}
-
-struct Server {
-    child: Child,
-    /// `http://127.0.0.1:port`
-    origin: String,
-    /// Reads standard error as it comes, so a chatty log never blocks the server.
-    stderr: Option<std::thread::JoinHandle<String>>,
-}
-
-impl Server {
-    fn api(&self) -> String {
-        format!("{}/api/v1", self.origin)
-    }
-
-    /// Stops the server and returns everything it wrote to standard error.
-    fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.stderr
-            .take()
-            .and_then(|reader| reader.join().ok())
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    let (id, key) = binary::tenant(|| reachkit(db, stack), name);
+    (id.parse().expect("workspace id"), key)
 }
 
 fn serve(db: &TestDatabase, stack: &MailStack) -> Server {
-    let mut child = reachkit(db, stack)
-        .arg("serve")
-        .env("REACHKIT_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn reachkit serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read");
-    let Some(origin) = line.trim().strip_prefix("reachkit listening on ") else {
-        let mut stderr = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            let _ = e.read_to_string(&mut stderr);
-        }
-        panic!("server did not start: {line:?} {stderr}");
-    };
-    let mut stderr = child.stderr.take().expect("stderr");
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        let _ = stderr.read_to_string(&mut all);
-        all
-    });
-    Server {
-        origin: origin.to_owned(),
-        child,
-        stderr: Some(reader),
-    }
-}
-
-async fn request(method: &str, url: &str, key: &str, body: Option<Value>) -> (u16, Value) {
-    let client = awc::Client::default();
-    let req = match method {
-        "GET" => client.get(url),
-        "POST" => client.post(url),
-        "DELETE" => client.delete(url),
-        other => panic!("method {other}"),
-    }
-    .insert_header(("Authorization", format!("Bearer {key}")));
-    let mut response = match body {
-        Some(body) => req.send_json(&body).await,
-        None => req.send().await,
-    }
-    .expect("request");
-    let status = response.status().as_u16();
-    let bytes = response.body().await.expect("body");
-    let json = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {bytes:?}"))
-    };
-    (status, json)
+    Server::start(reachkit(db, stack).arg("serve"))
 }
 
 /// Polls the lead until `done` holds (bounded by [`WAIT`]); returns it.
@@ -173,7 +59,7 @@ async fn api_created_leads_get_their_provider_from_the_domain_s_mx_records() {
     let (ws, key) = tenant(&db, &s, "ESP");
     let campaign = insert_campaign(&db, ws, "Q1").await.expect("campaign");
     let server = serve(&db, &s);
-    let leads = format!("{}/campaigns/{campaign}/leads", server.api());
+    let leads = format!("{}/campaigns/{campaign}/leads", server.api);
 
     let mut urls = Vec::new();
     for (email, provider) in [
@@ -232,7 +118,7 @@ async fn public(method: &str, url: &str, one_click: bool) -> (u16, String, Strin
 fn tokens() -> reachkit_core::unsubscribe::UnsubscribeTokens {
     use base64::Engine as _;
     let key = base64::engine::general_purpose::STANDARD
-        .decode(SECRETS_KEY)
+        .decode(binary::SECRETS_KEY)
         .expect("key");
     reachkit_core::unsubscribe::UnsubscribeTokens::new(&key, "https://reach.example")
 }
@@ -244,7 +130,7 @@ async fn the_unsubscribe_link_confirms_on_get_and_unsubscribes_and_blocklists_on
     let (ws, key) = tenant(&db, &s, "Unsub");
     let campaign = insert_campaign(&db, ws, "Q1").await.expect("campaign");
     let server = serve(&db, &s);
-    let leads = format!("{}/campaigns/{campaign}/leads", server.api());
+    let leads = format!("{}/campaigns/{campaign}/leads", server.api);
     let (status, created) = request(
         "POST",
         &leads,
@@ -263,7 +149,7 @@ async fn the_unsubscribe_link_confirms_on_get_and_unsubscribes_and_blocklists_on
         "the links Reachkit puts in emails"
     );
     let link = format!("{}/u/{token}", server.origin);
-    let blocked_url = format!("{}/blocklist/check?email=jane@prospects.test", server.api());
+    let blocked_url = format!("{}/blocklist/check?email=jane@prospects.test", server.api);
 
     // GET: a page, nothing changes.
     let (status, content_type, page) = public("GET", &link, false).await;
@@ -283,7 +169,7 @@ async fn the_unsubscribe_link_confirms_on_get_and_unsubscribes_and_blocklists_on
     assert_eq!(lead["data"]["is_unsubscribed"], true, "{lead}");
     let (_, blocked) = request("GET", &blocked_url, &key, None).await;
     assert_eq!(blocked["data"]["blocked"], true, "{blocked}");
-    let (_, entries) = request("GET", &format!("{}/blocklist", server.api()), &key, None).await;
+    let (_, entries) = request("GET", &format!("{}/blocklist", server.api), &key, None).await;
     assert_eq!(
         entries["data"].as_array().map(Vec::len),
         Some(1),
@@ -293,7 +179,7 @@ async fn the_unsubscribe_link_confirms_on_get_and_unsubscribes_and_blocklists_on
     // Again (the page's button): same answer, nothing more.
     let (status, _, again) = public("POST", &link, false).await;
     assert_eq!(status, 200, "{again}");
-    let (_, entries) = request("GET", &format!("{}/blocklist", server.api()), &key, None).await;
+    let (_, entries) = request("GET", &format!("{}/blocklist", server.api), &key, None).await;
     assert_eq!(
         entries["data"].as_array().map(Vec::len),
         Some(1),

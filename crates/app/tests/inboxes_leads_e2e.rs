@@ -1,142 +1,35 @@
 //! End to end: inboxes and leads through the real `reachkit` binary and PostgreSQL.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reachkit_core::ids::WorkspaceId;
+use reachkit_testkit::binary::{self, Server, request};
 use reachkit_testkit::{TestDatabase, insert_campaign};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_reachkit");
-const SECRETS_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const PASSWORD: &str = "Pa55-word-that-must-never-leak";
 
 fn reachkit(db: &TestDatabase) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &db.url)
-        .env("REACHKIT__SECRETS__KEY", SECRETS_KEY)
-        .env("REACHKIT__ENGINE__CONNECTION_CHECK_SECONDS", "1")
+    let mut cmd = binary::command(BIN, &db.url, "debug");
+    cmd.env("REACHKIT__ENGINE__CONNECTION_CHECK_SECONDS", "1")
         .env("REACHKIT__MAIL__CHECK_TIMEOUT_SECONDS", "5")
         // The private mail stack's certificates are self-signed.
         .env("REACHKIT__MAIL__ALLOW_INVALID_CERTS", "true")
         // ESP detection asks a name server that refuses every query: providers stay null here
         // (tests/esp_unsubscribe_e2e.rs covers detection against the mail stack's dnsmasq).
-        .env("REACHKIT__DNS__NAMESERVER", "127.0.0.1:9")
-        .env("RUST_LOG", "debug")
-        .current_dir(std::env::temp_dir());
+        .env("REACHKIT__DNS__NAMESERVER", "127.0.0.1:9");
     cmd
-}
-
-fn json_output(cmd: &mut Command) -> Value {
-    let output = cmd.output().expect("run reachkit");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
 
 /// A workspace and a key for it.
 fn tenant(db: &TestDatabase, name: &str) -> (String, String) {
-    let ws = json_output(reachkit(db).args(["workspace", "create", "--name", name, "--json"]));
-    let id = ws["id"].as_str().expect("id").to_owned();
-    let key = json_output(reachkit(db).args([
-        "api-key",
-        "create",
-        "--workspace",
-        &id,
-        "--name",
-        "e2e",
-        "--json",
-    ]));
-    (id, key["key"].as_str().expect("key").to_owned())
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    /// Reads standard error as it comes, so a chatty log never blocks the server.
-    stderr: Option<std::thread::JoinHandle<String>>,
-}
-
-impl Server {
-    /// Stops the server and returns everything it wrote to standard error.
-    fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.stderr
-            .take()
-            .and_then(|reader| reader.join().ok())
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    binary::tenant(|| reachkit(db), name)
 }
 
 fn serve(db: &TestDatabase) -> Server {
-    let mut child = reachkit(db)
-        .arg("serve")
-        .env("REACHKIT_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn reachkit serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read");
-    let Some(base) = line.trim().strip_prefix("reachkit listening on ") else {
-        let mut stderr = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            let _ = e.read_to_string(&mut stderr);
-        }
-        panic!("server did not start: {line:?} {stderr}");
-    };
-    let mut stderr = child.stderr.take().expect("stderr");
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        let _ = stderr.read_to_string(&mut all);
-        all
-    });
-    Server {
-        base: format!("{base}/api/v1"),
-        child,
-        stderr: Some(reader),
-    }
-}
-
-async fn request(method: &str, url: &str, key: &str, body: Option<Value>) -> (u16, Value) {
-    let client = awc::Client::default();
-    let req = match method {
-        "GET" => client.get(url),
-        "POST" => client.post(url),
-        "PATCH" => client.patch(url),
-        "DELETE" => client.delete(url),
-        other => panic!("method {other}"),
-    }
-    .insert_header(("Authorization", format!("Bearer {key}")));
-    let mut response = match body {
-        Some(body) => req.send_json(&body).await,
-        None => req.send().await,
-    }
-    .expect("request");
-    let status = response.status().as_u16();
-    let bytes = response.body().await.expect("body");
-    let json = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {bytes:?}"))
-    };
-    (status, json)
+    Server::start(reachkit(db).arg("serve"))
 }
 
 /// A loopback port nothing listens on.
@@ -151,7 +44,7 @@ async fn inboxes_are_created_checked_listed_updated_and_deleted_without_leaking_
     let (_, key_a) = tenant(&db, "Agency A");
     let (_, key_b) = tenant(&db, "Agency B");
     let server = serve(&db);
-    let api = server.base.clone();
+    let api = server.api.clone();
     let port = closed_port();
     let body = json!({
         "email": "Sales@Acme.com",
@@ -331,7 +224,7 @@ async fn leads_are_created_listed_shown_and_deleted_per_campaign() {
     let ws_a: WorkspaceId = ws_a.parse().expect("workspace id");
     let campaign = insert_campaign(&db, ws_a, "Q1").await.expect("campaign");
     let server = serve(&db);
-    let leads = format!("{}/campaigns/{campaign}/leads", server.base);
+    let leads = format!("{}/campaigns/{campaign}/leads", server.api);
 
     let (status, created) = request(
         "POST",
@@ -429,7 +322,7 @@ async fn an_inbox_on_the_private_mail_stack_is_checked_to_connected() {
     let db = TestDatabase::create().await.expect("database");
     let (_, key) = tenant(&db, "Agency");
     let server = serve(&db);
-    let api = server.base.clone();
+    let api = server.api.clone();
     let body = json!({
         "email": bob.address,
         "smtp": {"host": stack.host, "port": stack.smtp_port, "username": bob.address,

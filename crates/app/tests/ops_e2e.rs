@@ -1,63 +1,21 @@
 //! End to end, operations: health and readiness, request ids in headers and JSON logs,
 //! idempotency keys, rate-limit headers and a graceful SIGTERM, against the real binary.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
+use reachkit_testkit::binary::{self, Server};
 use reachkit_testkit::{TestDatabase, execute};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_reachkit");
-const SECRETS_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 fn reachkit(db: &TestDatabase) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &db.url)
-        .env("REACHKIT__SECRETS__KEY", SECRETS_KEY)
-        .env("RUST_LOG", "warn")
-        .current_dir(std::env::temp_dir());
-    cmd
-}
-
-fn json_output(cmd: &mut Command) -> Value {
-    let output = cmd.output().expect("run reachkit");
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON")
+    binary::command(BIN, &db.url, "warn")
 }
 
 /// A workspace and an API key for it.
 fn workspace_with_key(db: &TestDatabase, name: &str) -> String {
-    let ws = json_output(reachkit(db).args(["workspace", "create", "--name", name, "--json"]));
-    let ws = ws["id"].as_str().expect("id").to_owned();
-    let key = json_output(reachkit(db).args([
-        "api-key",
-        "create",
-        "--workspace",
-        &ws,
-        "--name",
-        "e2e",
-        "--json",
-    ]));
-    key["key"].as_str().expect("key").to_owned()
-}
-
-/// A running `reachkit serve`, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    binary::tenant(|| reachkit(db), name).1
 }
 
 /// `reachkit serve --api-only` with extra environment variables.
@@ -67,28 +25,11 @@ fn serve(db: &TestDatabase, env: &[(&str, &str)]) -> Server {
 
 fn serve_with(db: &TestDatabase, args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut cmd = reachkit(db);
-    cmd.args(args)
-        .env("REACHKIT_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("spawn reachkit serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read");
-    let Some(base) = line.trim().strip_prefix("reachkit listening on ") else {
-        let mut stderr = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            let _ = e.read_to_string(&mut stderr);
-        }
-        panic!("server did not start: {line:?} {stderr}");
-    };
-    Server {
-        base: base.to_owned(),
-        child,
-    }
+    Server::start(&mut cmd)
 }
 
 struct Reply {
@@ -162,12 +103,12 @@ async fn database() -> TestDatabase {
 async fn healthz_and_readyz_answer_without_a_key_and_readyz_notices_a_missing_migration() {
     let db = database().await;
     let server = serve(&db, &[]);
-    let health = call("GET", &format!("{}/healthz", server.base), &[], None).await;
+    let health = call("GET", &format!("{}/healthz", server.origin), &[], None).await;
     assert_eq!(
         (health.status, health.body),
         (200, json!({"data": {"status": "ok"}}))
     );
-    let ready = call("GET", &format!("{}/readyz", server.base), &[], None).await;
+    let ready = call("GET", &format!("{}/readyz", server.origin), &[], None).await;
     assert_eq!(ready.status, 200, "{}", ready.body);
     assert_eq!(ready.body, json!({"data": {"status": "ready"}}));
 
@@ -177,14 +118,14 @@ async fn healthz_and_readyz_answer_without_a_key_and_readyz_notices_a_missing_mi
     )
     .await
     .expect("forget a migration");
-    let not_ready = call("GET", &format!("{}/readyz", server.base), &[], None).await;
+    let not_ready = call("GET", &format!("{}/readyz", server.origin), &[], None).await;
     assert_eq!(not_ready.status, 503, "{}", not_ready.body);
     assert!(not_ready.body["error"].is_string());
     assert_eq!(
         not_ready.body["details"]["migrations"],
         "1 pending: 20261130000007"
     );
-    let still_alive = call("GET", &format!("{}/healthz", server.base), &[], None).await;
+    let still_alive = call("GET", &format!("{}/healthz", server.origin), &[], None).await;
     assert_eq!(still_alive.status, 200);
 }
 
@@ -194,7 +135,7 @@ async fn one_idempotency_key_creates_one_campaign_and_stays_within_its_workspace
     let key_a = workspace_with_key(&db, "Agency A");
     let key_b = workspace_with_key(&db, "Agency B");
     let server = serve(&db, &[]);
-    let url = format!("{}/api/v1/campaigns", server.base);
+    let url = format!("{}/api/v1/campaigns", server.origin);
     let auth_a = format!("Bearer {key_a}");
     let auth_b = format!("Bearer {key_b}");
     let a = [
@@ -237,7 +178,7 @@ async fn authenticated_responses_carry_ratelimit_headers_and_every_response_a_re
     let auth = format!("Bearer {key}");
     let listed = call(
         "GET",
-        &format!("{}/api/v1/campaigns", server.base),
+        &format!("{}/api/v1/campaigns", server.origin),
         &[
             ("Authorization", auth.as_str()),
             ("X-Request-Id", "trace-me-1"),
@@ -252,7 +193,7 @@ async fn authenticated_responses_carry_ratelimit_headers_and_every_response_a_re
     assert_eq!(listed.header("x-request-id"), Some("trace-me-1"));
     let anonymous = call(
         "GET",
-        &format!("{}/api/v1/campaigns", server.base),
+        &format!("{}/api/v1/campaigns", server.origin),
         &[],
         None,
     )
@@ -277,27 +218,21 @@ async fn sigterm_stops_the_server_gracefully_with_exit_code_0_and_json_logs_carr
     );
     let health = call(
         "GET",
-        &format!("{}/healthz", server.base),
+        &format!("{}/healthz", server.origin),
         &[("X-Request-Id", "before-sigterm")],
         None,
     )
     .await;
     assert_eq!(health.status, 200);
-    // Read standard error on the side so a full pipe can never block the server.
-    let mut stderr_pipe = server.child.stderr.take().expect("stderr");
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        let _ = stderr_pipe.read_to_string(&mut out);
-        out
-    });
-    let pid = server.child.id().to_string();
+    // (The server's standard error is read on the side, so a full pipe never blocks it.)
+    let pid = server.child().id().to_string();
     let killed = Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .expect("kill");
     assert!(killed.success());
-    let status = wait_at_most(&mut server.child, STOP_BOUND);
-    let stderr = reader.join().expect("stderr reader");
+    let status = wait_at_most(server.child(), STOP_BOUND);
+    let stderr = server.logs();
     assert_eq!(status.code(), Some(0), "{stderr}");
     let lines: Vec<Value> = stderr
         .lines()
@@ -336,7 +271,7 @@ async fn metrics_are_served_in_prometheus_text_with_route_patterns_and_store_num
     let auth = format!("Bearer {key}");
     let created = call(
         "POST",
-        &format!("{}/api/v1/campaigns", server.base),
+        &format!("{}/api/v1/campaigns", server.origin),
         &[("Authorization", auth.as_str())],
         Some(json!({"name": "Counted"})),
     )
@@ -344,7 +279,7 @@ async fn metrics_are_served_in_prometheus_text_with_route_patterns_and_store_num
     assert_eq!(created.status, 201);
     let client = awc::Client::default();
     let mut response = client
-        .get(format!("{}/metrics", server.base))
+        .get(format!("{}/metrics", server.origin))
         .send()
         .await
         .expect("scrape");

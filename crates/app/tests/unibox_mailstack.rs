@@ -3,17 +3,16 @@
 //! reaches the recipient's mailbox, a reply from the API lands in the same thread, and a stored
 //! attachment downloads with its type and bytes (and only for its workspace).
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use reachkit_testkit::binary::{self, Server, request};
 use reachkit_testkit::mailstack::MailStack;
 use reachkit_testkit::{TestDatabase, execute};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_reachkit");
-const SECRETS_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// Only bounds a failure: the test waits for delivery.
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -22,111 +21,19 @@ fn stack() -> MailStack {
 }
 
 fn reachkit(db: &TestDatabase) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &db.url)
-        .env("REACHKIT__SECRETS__KEY", SECRETS_KEY)
-        // The stack's STARTTLS certificate is self-signed.
-        .env("REACHKIT__MAIL__ALLOW_INVALID_CERTS", "true")
-        .env("RUST_LOG", "info")
-        .current_dir(std::env::temp_dir());
+    let mut cmd = binary::command(BIN, &db.url, "info");
+    cmd // The stack's STARTTLS certificate is self-signed.
+        .env("REACHKIT__MAIL__ALLOW_INVALID_CERTS", "true");
     cmd
-}
-
-fn json_output(cmd: &mut Command) -> Value {
-    let output = cmd.output().expect("run reachkit");
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
 
 /// A workspace and a key for it.
 fn tenant(db: &TestDatabase, name: &str) -> (String, String) {
-    let ws = json_output(reachkit(db).args(["workspace", "create", "--name", name, "--json"]));
-    let id = ws["id"].as_str().expect("id").to_owned();
-    let key = json_output(reachkit(db).args([
-        "api-key",
-        "create",
-        "--workspace",
-        &id,
-        "--name",
-        "e2e",
-        "--json",
-    ]));
-    (id, key["key"].as_str().expect("key").to_owned())
+    binary::tenant(|| reachkit(db), name)
 }
 
-struct Server {
-    child: Child,
-    api: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `reachkit serve --api-only`: the workers are not needed here, and without them the test does
-/// not depend on the sync and sending loops.
 fn serve(db: &TestDatabase) -> Server {
-    let mut child = reachkit(db)
-        .args(["serve", "--api-only"])
-        .env("REACHKIT_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn reachkit serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read");
-    let Some(origin) = line.trim().strip_prefix("reachkit listening on ") else {
-        let mut stderr = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            let _ = e.read_to_string(&mut stderr);
-        }
-        panic!("server did not start: {line:?} {stderr}");
-    };
-    // Drain standard error so a chatty log never blocks the server.
-    let mut stderr = child.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = stderr.read_to_end(&mut sink);
-    });
-    Server {
-        api: format!("{origin}/api/v1"),
-        child,
-    }
-}
-
-async fn request(method: &str, url: &str, key: &str, body: Option<Value>) -> (u16, Value) {
-    let client = awc::Client::default();
-    let req = match method {
-        "GET" => client.get(url),
-        "POST" => client.post(url),
-        other => panic!("method {other}"),
-    }
-    .timeout(Duration::from_secs(60))
-    .insert_header(("Authorization", format!("Bearer {key}")));
-    let mut response = match body {
-        Some(body) => req.send_json(&body).await,
-        None => req.send().await,
-    }
-    .expect("request");
-    let status = response.status().as_u16();
-    let bytes = response.body().await.expect("body");
-    let json = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {bytes:?}"))
-    };
-    (status, json)
+    Server::start(reachkit(db).arg("serve"))
 }
 
 /// The unfolded value of the first header `name` of a raw message.

@@ -19,6 +19,10 @@ use crate::clock::Clock;
 use crate::ids::{CampaignId, LeadId, WorkspaceId};
 use crate::paging::Page;
 
+pub mod bulk;
+
+use bulk::{EntryOutcome, LeadBatch};
+
 /// Longest first or last name.
 pub const MAX_NAME_LEN: usize = 200;
 /// Most variables on one lead.
@@ -140,6 +144,21 @@ pub trait LeadRepository: Send + Sync {
     /// # Errors
     /// [`StoreError`] when the store fails.
     async fn add(&self, lead: &NewLead) -> Result<AddOutcome, StoreError>;
+
+    /// Adds a batch of leads to one campaign (bulk import), in ONE transaction with set-based
+    /// statements: MUST check that the campaign belongs to the batch's workspace (`None` when it
+    /// does not, nothing changed); MUST NOT insert or update an entry whose address is on the
+    /// workspace's blocklist ([`EntryOutcome::Blocklisted`]); MUST insert every other entry
+    /// whose address the campaign does not have ([`EntryOutcome::Inserted`]) and add exactly
+    /// the number inserted to the campaign's `leads_count`; for an address the campaign has
+    /// ([`EntryOutcome::Existed`]) MUST apply the entry's `update` when it has one (names given
+    /// replace, variables merged key by key, `updated_at` set) and leave it unchanged
+    /// otherwise. Entries have distinct addresses, sorted, so concurrent batches lock rows in
+    /// one order. Returns one outcome per entry, in order.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails (nothing changed).
+    async fn add_many(&self, batch: &LeadBatch) -> Result<Option<Vec<EntryOutcome>>, StoreError>;
 
     /// One lead of the workspace's campaign.
     ///
@@ -282,6 +301,65 @@ fn check_variables(errors: &mut Vec<FieldError>, variables: Option<&Variables>) 
     out
 }
 
+/// Checks a lead as the client sent it and builds the lead to store: the one validation of
+/// single and bulk creation. The address is trimmed and lower-cased, names trimmed, variable
+/// names trimmed; `if_exists` defaults to fail.
+///
+/// # Errors
+/// Every invalid field, at once.
+pub(crate) fn prepare(
+    workspace_id: WorkspaceId,
+    campaign_id: CampaignId,
+    input: &NewLeadInput,
+    now: OffsetDateTime,
+) -> Result<NewLead, ValidationErrors> {
+    let mut errors = Vec::new();
+    let email = EmailAddress::parse(&input.email)
+        .map_err(|e| errors.push(FieldError::new("email", "invalid_email", e.to_string())))
+        .ok();
+    let first_name = check_name(&mut errors, "first_name", input.first_name.as_deref());
+    let last_name = check_name(&mut errors, "last_name", input.last_name.as_deref());
+    let variables = check_variables(&mut errors, input.variables.as_ref());
+    let if_exists = match input.if_exists.as_deref() {
+        None => IfExists::default(),
+        Some(raw) => IfExists::parse(raw).unwrap_or_else(|| {
+            errors.push(FieldError::new(
+                "if_exists",
+                "invalid_value",
+                "must be one of: fail, skip, update",
+            ));
+            IfExists::default()
+        }),
+    };
+    let email = match email {
+        Some(email) if errors.is_empty() => email,
+        _ => return Err(ValidationErrors(errors)),
+    };
+    let lead = Lead {
+        id: LeadId::new(),
+        workspace_id,
+        campaign_id,
+        email_domain: email.domain().to_owned(),
+        company_domain: company_domain(&email).map(str::to_owned),
+        email,
+        first_name,
+        last_name,
+        variables,
+        status: LeadStatus::Uncontacted,
+        is_bounced: false,
+        is_unsubscribed: false,
+        provider: None,
+        created_at: now,
+        updated_at: now,
+    };
+    Ok(NewLead {
+        lead,
+        first_name_given: input.first_name.is_some(),
+        last_name_given: input.last_name.is_some(),
+        if_exists,
+    })
+}
+
 impl LeadService {
     #[must_use]
     pub fn new(repo: Arc<dyn LeadRepository>, clock: Arc<dyn Clock>) -> Self {
@@ -301,52 +379,8 @@ impl LeadService {
         campaign_id: CampaignId,
         input: &NewLeadInput,
     ) -> Result<Added, LeadError> {
-        let mut errors = Vec::new();
-        let email = EmailAddress::parse(&input.email)
-            .map_err(|e| errors.push(FieldError::new("email", "invalid_email", e.to_string())))
-            .ok();
-        let first_name = check_name(&mut errors, "first_name", input.first_name.as_deref());
-        let last_name = check_name(&mut errors, "last_name", input.last_name.as_deref());
-        let variables = check_variables(&mut errors, input.variables.as_ref());
-        let if_exists = match input.if_exists.as_deref() {
-            None => IfExists::default(),
-            Some(raw) => IfExists::parse(raw).unwrap_or_else(|| {
-                errors.push(FieldError::new(
-                    "if_exists",
-                    "invalid_value",
-                    "must be one of: fail, skip, update",
-                ));
-                IfExists::default()
-            }),
-        };
-        let email = match email {
-            Some(email) if errors.is_empty() => email,
-            _ => return Err(LeadError::Invalid(ValidationErrors(errors))),
-        };
-        let now = self.clock.now();
-        let lead = Lead {
-            id: LeadId::new(),
-            workspace_id,
-            campaign_id,
-            email_domain: email.domain().to_owned(),
-            company_domain: company_domain(&email).map(str::to_owned),
-            email,
-            first_name,
-            last_name,
-            variables,
-            status: LeadStatus::Uncontacted,
-            is_bounced: false,
-            is_unsubscribed: false,
-            provider: None,
-            created_at: now,
-            updated_at: now,
-        };
-        let new = NewLead {
-            lead,
-            first_name_given: input.first_name.is_some(),
-            last_name_given: input.last_name.is_some(),
-            if_exists,
-        };
+        let new = prepare(workspace_id, campaign_id, input, self.clock.now())
+            .map_err(LeadError::Invalid)?;
         match self.repo.add(&new).await? {
             AddOutcome::Created(lead) => Ok(Added {
                 lead,

@@ -17,7 +17,7 @@ struct Paged<T> {
 }
 
 /// Pagination metadata of a list response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Metadata {
     pub page: u32,
     pub page_size: u32,

@@ -170,12 +170,20 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 
 /// The query parameters every list endpoint shares, read as text so each can be checked and
 /// named on its own.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Page number, from 1 (default 1).
+    #[param(value_type = Option<u32>, minimum = 1)]
     pub page: Option<String>,
+    /// Items per page, 1 to 100 (default 30 unless the endpoint says otherwise).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub page_size: Option<String>,
+    /// Case-insensitive text filter.
     pub search: Option<String>,
+    /// The field to sort by (each endpoint accepts its own; an unknown one is a 422).
     pub sort_by: Option<String>,
+    /// `asc` or `desc`.
     pub sort_order: Option<String>,
 }
 

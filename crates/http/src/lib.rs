@@ -12,13 +12,14 @@ pub mod error;
 pub mod extract;
 mod inboxes;
 mod leads;
+pub mod openapi;
 pub mod ops;
 pub mod request_log;
+pub mod routes;
 mod unibox;
 mod unsubscribe;
 mod webhooks;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, Resource, web};
 use reachkit_core::api_keys::ApiKeyService;
 use reachkit_core::blocklist::BlocklistService;
@@ -27,9 +28,9 @@ use reachkit_core::inboxes::InboxService;
 use reachkit_core::leads::LeadService;
 use reachkit_core::sequences::SequenceService;
 use reachkit_core::unsubscribe::UnsubscribeService;
-use serde_json::json;
 
 use crate::error::ApiError;
+use crate::routes::Routes;
 
 /// The services the API drives.
 #[derive(Clone, Debug)]
@@ -51,10 +52,6 @@ pub(crate) fn resource(path: &str) -> Resource {
 
 pub(crate) async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound("not found"))
-}
-
-async fn health() -> HttpResponse {
-    envelope::data(StatusCode::OK, json!({ "status": "ok" }))
 }
 
 /// Mounts the public unsubscribe link `/u/{token}` (no API key; HTML answers). Configure it
@@ -79,7 +76,39 @@ pub fn configure_webhooks(
     webhooks::configure(service)
 }
 
-/// Mounts the whole API: `/api/v1/...`, `/health`, and the envelope for unknown paths.
+/// The routes of `/api/v1` that [`configure`] mounts (unibox has its own scope).
+fn api_routes() -> Routes {
+    let mut r = Routes::new("/api/v1", resource);
+    openapi::api_routes(&mut r);
+    blocklist::routes(&mut r);
+    campaigns::routes(&mut r);
+    inboxes::routes(&mut r);
+    leads::routes(&mut r);
+    r
+}
+
+/// The routes at the root that [`configure`] mounts.
+fn root_routes() -> Routes {
+    let mut r = Routes::new("", resource);
+    openapi::root_routes(&mut r);
+    r
+}
+
+/// Every `(METHOD, path)` the server mounts, from the same tables the `configure*` functions
+/// mount: the OpenAPI document must list exactly these (a test checks both directions).
+#[must_use]
+pub fn route_table() -> Vec<(String, String)> {
+    let mut all = ops::routes().list();
+    all.extend(unsubscribe::routes().list());
+    all.extend(unibox::routes().list());
+    all.extend(webhooks::routes().list());
+    all.extend(root_routes().list());
+    all.extend(api_routes().list());
+    all
+}
+
+/// Mounts the whole API: `/api/v1/...`, `/health`, the OpenAPI document and `/docs`, and the
+/// envelope for unknown paths.
 pub fn configure(services: Services) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(services.api_keys))
@@ -92,14 +121,8 @@ pub fn configure(services: Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(extract::query_config())
             .app_data(extract::path_config())
             .app_data(extract::json_config())
-            .service(resource("/health").route(web::get().to(health)))
-            .service(
-                web::scope("/api/v1")
-                    .configure(blocklist::routes)
-                    .configure(campaigns::routes)
-                    .configure(inboxes::routes)
-                    .configure(leads::routes),
-            )
+            .configure(|c| root_routes().mount(c))
+            .service(web::scope("/api/v1").configure(|c| api_routes().mount(c)))
             .default_service(web::to(not_found));
     }
 }

@@ -1,11 +1,15 @@
 //! Leads in PostgreSQL, with the campaign's lead counters kept in the same transaction.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel::sql_types::{Array, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reachkit_core::StoreError;
 use reachkit_core::blocklist::ListQuery;
 use reachkit_core::ids::{CampaignId, LeadId, WorkspaceId};
+use reachkit_core::leads::bulk::{BatchEntry, EntryOutcome, LeadBatch};
 use reachkit_core::leads::{AddOutcome, Lead, LeadRepository, LeadSort, NewLead};
 use reachkit_core::paging::{Page, SortOrder};
 use reachkit_domain::email::EmailAddress;
@@ -209,6 +213,198 @@ async fn add_in(conn: &mut AsyncPgConnection, new: &NewLead) -> Result<AddOutcom
     .into())
 }
 
+#[derive(QueryableByName)]
+struct EmailRow {
+    #[diesel(sql_type = Text)]
+    email: String,
+}
+
+/// Inserts the entries whose address the campaign does not have, in address order (so that
+/// concurrent batches wait on each other instead of deadlocking); returns the inserted addresses.
+async fn insert_new(
+    conn: &mut AsyncPgConnection,
+    batch: &LeadBatch,
+    entries: &[&BatchEntry],
+) -> QueryResult<HashSet<String>> {
+    let mut ids = Vec::with_capacity(entries.len());
+    let mut emails = Vec::with_capacity(entries.len());
+    let mut domains = Vec::with_capacity(entries.len());
+    let mut companies = Vec::with_capacity(entries.len());
+    let mut firsts = Vec::with_capacity(entries.len());
+    let mut lasts = Vec::with_capacity(entries.len());
+    let mut variables = Vec::with_capacity(entries.len());
+    let mut created = Vec::with_capacity(entries.len());
+    for e in entries {
+        let l = &e.lead;
+        ids.push(l.id.as_uuid());
+        emails.push(l.email.as_str());
+        domains.push(l.email_domain.as_str());
+        companies.push(l.company_domain.as_deref());
+        firsts.push(l.first_name.as_str());
+        lasts.push(l.last_name.as_str());
+        variables.push(serde_json::Value::Object(l.variables.clone()));
+        created.push(l.created_at);
+    }
+    let rows: Vec<EmailRow> = diesel::sql_query(
+        "INSERT INTO leads (id, workspace_id, campaign_id, email, email_domain, company_domain, \
+           first_name, last_name, variables, status, is_bounced, is_unsubscribed, created_at, \
+           updated_at) \
+         SELECT r.id, $1, $2, r.email, r.email_domain, r.company_domain, r.first_name, \
+           r.last_name, r.variables, 'uncontacted', false, false, r.created_at, r.created_at \
+         FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+           $9::jsonb[], $10::timestamptz[]) \
+           AS r(id, email, email_domain, company_domain, first_name, last_name, variables, \
+           created_at) \
+         ORDER BY r.email \
+         ON CONFLICT (campaign_id, email) DO NOTHING \
+         RETURNING email",
+    )
+    .bind::<SqlUuid, _>(batch.workspace_id.as_uuid())
+    .bind::<SqlUuid, _>(batch.campaign_id.as_uuid())
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .bind::<Array<Text>, _>(&emails)
+    .bind::<Array<Text>, _>(&domains)
+    .bind::<Array<Nullable<Text>>, _>(&companies)
+    .bind::<Array<Text>, _>(&firsts)
+    .bind::<Array<Text>, _>(&lasts)
+    .bind::<Array<Jsonb>, _>(&variables)
+    .bind::<Array<Timestamptz>, _>(&created)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.email).collect())
+}
+
+/// Applies the entries' updates to the campaign's existing leads, after locking them in address
+/// order; returns the addresses updated (an address deleted meanwhile is missing).
+async fn update_existing(
+    conn: &mut AsyncPgConnection,
+    batch: &LeadBatch,
+    entries: &[&BatchEntry],
+) -> QueryResult<HashSet<String>> {
+    let mut emails = Vec::with_capacity(entries.len());
+    let mut firsts = Vec::with_capacity(entries.len());
+    let mut lasts = Vec::with_capacity(entries.len());
+    let mut variables = Vec::with_capacity(entries.len());
+    for e in entries {
+        let Some(patch) = &e.update else { continue };
+        emails.push(e.lead.email.as_str());
+        firsts.push(patch.first_name.as_deref());
+        lasts.push(patch.last_name.as_deref());
+        variables.push(serde_json::Value::Object(patch.variables.clone()));
+    }
+    let (ws, campaign) = (batch.workspace_id.as_uuid(), batch.campaign_id.as_uuid());
+    let _locked: Vec<EmailRow> = diesel::sql_query(
+        "SELECT email FROM leads WHERE workspace_id = $1 AND campaign_id = $2 \
+         AND email = ANY($3) ORDER BY email FOR UPDATE",
+    )
+    .bind::<SqlUuid, _>(ws)
+    .bind::<SqlUuid, _>(campaign)
+    .bind::<Array<Text>, _>(&emails)
+    .load(conn)
+    .await?;
+    // Names given replace the old ones; variables are merged key by key (`||`).
+    let rows: Vec<EmailRow> = diesel::sql_query(
+        "UPDATE leads l SET first_name = COALESCE(p.first_name, l.first_name), \
+           last_name = COALESCE(p.last_name, l.last_name), \
+           variables = l.variables || p.variables, updated_at = $7 \
+         FROM unnest($3::text[], $4::text[], $5::text[], $6::jsonb[]) \
+           AS p(email, first_name, last_name, variables) \
+         WHERE l.workspace_id = $1 AND l.campaign_id = $2 AND l.email = p.email \
+         RETURNING l.email",
+    )
+    .bind::<SqlUuid, _>(ws)
+    .bind::<SqlUuid, _>(campaign)
+    .bind::<Array<Text>, _>(&emails)
+    .bind::<Array<Nullable<Text>>, _>(&firsts)
+    .bind::<Array<Nullable<Text>>, _>(&lasts)
+    .bind::<Array<Jsonb>, _>(&variables)
+    .bind::<Timestamptz, _>(batch.now)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.email).collect())
+}
+
+async fn add_many_in(
+    conn: &mut AsyncPgConnection,
+    batch: &LeadBatch,
+) -> Result<Option<Vec<EntryOutcome>>, TxError> {
+    let (ws, campaign) = (batch.workspace_id.as_uuid(), batch.campaign_id.as_uuid());
+    if !campaign_exists(conn, ws, campaign).await? {
+        return Ok(None);
+    }
+    let mut outcomes: Vec<Option<EntryOutcome>> = vec![None; batch.entries.len()];
+    if batch.entries.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let emails: Vec<&str> = batch
+        .entries
+        .iter()
+        .map(|e| e.lead.email.as_str())
+        .collect();
+    let blocked: HashSet<String> = diesel::sql_query(
+        "SELECT email FROM blocklist_entries WHERE workspace_id = $1 AND email = ANY($2)",
+    )
+    .bind::<SqlUuid, _>(ws)
+    .bind::<Array<Text>, _>(&emails)
+    .load::<EmailRow>(conn)
+    .await?
+    .into_iter()
+    .map(|r| r.email)
+    .collect();
+    let mut pending = Vec::new();
+    for (i, e) in batch.entries.iter().enumerate() {
+        if blocked.contains(e.lead.email.as_str()) {
+            outcomes[i] = Some(EntryOutcome::Blocklisted);
+        } else {
+            pending.push(i);
+        }
+    }
+    let mut inserted_count: i64 = 0;
+    // An existing lead deleted between our conflict and our update is gone: insert it again.
+    for _ in 0..2 {
+        if pending.is_empty() {
+            break;
+        }
+        let entries: Vec<&BatchEntry> = pending.iter().map(|&i| &batch.entries[i]).collect();
+        let inserted = insert_new(conn, batch, &entries).await?;
+        inserted_count += i64::try_from(inserted.len()).unwrap_or(i64::MAX);
+        let mut to_update = Vec::new();
+        for &i in &pending {
+            let e = &batch.entries[i];
+            if inserted.contains(e.lead.email.as_str()) {
+                outcomes[i] = Some(EntryOutcome::Inserted);
+            } else if e.update.is_none() {
+                outcomes[i] = Some(EntryOutcome::Existed);
+            } else {
+                to_update.push(i);
+            }
+        }
+        pending.clear();
+        if to_update.is_empty() {
+            break;
+        }
+        let entries: Vec<&BatchEntry> = to_update.iter().map(|&i| &batch.entries[i]).collect();
+        let updated = update_existing(conn, batch, &entries).await?;
+        for i in to_update {
+            if updated.contains(batch.entries[i].lead.email.as_str()) {
+                outcomes[i] = Some(EntryOutcome::Existed);
+            } else {
+                pending.push(i);
+            }
+        }
+    }
+    if !pending.is_empty() {
+        return Err(StoreError::Other(anyhow::anyhow!(
+            "leads kept conflicting and disappearing while being added"
+        ))
+        .into());
+    }
+    if inserted_count > 0 {
+        bump_counters(conn, ws, campaign, inserted_count, 0).await?;
+    }
+    Ok(Some(outcomes.into_iter().flatten().collect()))
+}
+
 /// [`LeadRepository`] over PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PgLeadRepository {
@@ -228,6 +424,13 @@ impl LeadRepository for PgLeadRepository {
         let mut conn = self.db.conn().await?;
         Ok(conn
             .transaction::<_, TxError, _>(async |c| add_in(c, lead).await)
+            .await?)
+    }
+
+    async fn add_many(&self, batch: &LeadBatch) -> Result<Option<Vec<EntryOutcome>>, StoreError> {
+        let mut conn = self.db.conn().await?;
+        Ok(conn
+            .transaction::<_, TxError, _>(async |c| add_many_in(c, batch).await)
             .await?)
     }
 

@@ -11,7 +11,10 @@
 //!   lead counters for inbox and lead tests.
 //! - [`mailstack::MailStack`]: the private mail servers that `scripts/test` starts
 //!   (`scripts/mailstack`), with helpers to send over SMTP and read over IMAP.
+//! - [`binary`]: the real `reachkit` binary in end-to-end tests (a clean command, a workspace
+//!   with a key, a running server, JSON requests).
 
+pub mod binary;
 pub mod mailstack;
 
 use std::sync::Mutex;

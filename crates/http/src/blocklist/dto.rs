@@ -4,17 +4,20 @@ use reachkit_core::blocklist::BlocklistEntry;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = BlocklistCreateRequest)]
 pub struct CreateRequest {
     pub email: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CheckParams {
+    /// The address to check (required).
     pub email: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EntryDto {
     pub id: String,
     pub email: String,
@@ -32,7 +35,7 @@ impl From<BlocklistEntry> for EntryDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CheckDto {
     pub blocked: bool,
 }

@@ -23,6 +23,18 @@ fn api_error(e: BlocklistError) -> ApiError {
 }
 
 /// `GET /blocklist`
+#[utoipa::path(
+    get,
+    path = "/api/v1/blocklist",
+    tag = "blocklist",
+    operation_id = "list_blocklist",
+    params(crate::extract::ListParams),
+    responses(
+        (status = 200, description = "One page of entries, newest first by default.", body = crate::openapi::Page<super::dto::EntryDto>),
+        (status = 400, description = "A query parameter could not be read.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid page, page_size, sort_by or sort_order.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn index(
     auth: Authenticated,
     service: web::Data<BlocklistService>,
@@ -42,6 +54,19 @@ pub async fn index(
 
 /// `POST /blocklist`: 201 with the new entry, or 200 with the existing one when the address was
 /// already blocked.
+#[utoipa::path(
+    post,
+    path = "/api/v1/blocklist",
+    tag = "blocklist",
+    operation_id = "add_to_blocklist",
+    request_body(content = super::dto::CreateRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new entry.", body = crate::openapi::Data<super::dto::EntryDto>),
+        (status = 200, description = "The address was already blocked: the existing entry.", body = crate::openapi::Data<super::dto::EntryDto>),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "The email is missing or not a valid address.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn create(
     auth: Authenticated,
     service: web::Data<BlocklistService>,
@@ -60,6 +85,17 @@ pub async fn create(
 }
 
 /// `GET /blocklist/check?email=`
+#[utoipa::path(
+    get,
+    path = "/api/v1/blocklist/check",
+    tag = "blocklist",
+    operation_id = "check_blocklist",
+    params(super::dto::CheckParams),
+    responses(
+        (status = 200, description = "Whether the address is blocked.", body = crate::openapi::Data<super::dto::CheckDto>),
+        (status = 422, description = "email is missing or not an address.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn check(
     auth: Authenticated,
     service: web::Data<BlocklistService>,
@@ -76,6 +112,17 @@ pub async fn check(
 }
 
 /// `DELETE /blocklist/{id}`
+#[utoipa::path(
+    delete,
+    path = "/api/v1/blocklist/{id}",
+    tag = "blocklist",
+    operation_id = "delete_blocklist_entry",
+    params(("id" = String, Path, description = "The entry's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "Unknown entry (or another workspace's).", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn delete(
     auth: Authenticated,
     service: web::Data<BlocklistService>,

@@ -1,20 +1,15 @@
 //! `/api/v1/blocklist`: the four blocklist endpoints of the contract.
 
-mod dto;
-mod handlers;
+pub(crate) mod dto;
+pub(crate) mod handlers;
 
-use actix_web::web;
+use crate::routes::Routes;
 
-use crate::resource;
-
-/// Mounts the blocklist routes (inside `/api/v1`). `check` comes before `{id}` so it is not
+/// Adds the blocklist routes (inside `/api/v1`). `check` comes before `{id}` so it is not
 /// taken for an id.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/blocklist")
-            .route(web::get().to(handlers::index))
-            .route(web::post().to(handlers::create)),
-    )
-    .service(resource("/blocklist/check").route(web::get().to(handlers::check)))
-    .service(resource("/blocklist/{id}").route(web::delete().to(handlers::delete)));
+pub(crate) fn routes(r: &mut Routes) {
+    r.get("/blocklist", handlers::index)
+        .post("/blocklist", handlers::create)
+        .get("/blocklist/check", handlers::check)
+        .delete("/blocklist/{id}", handlers::delete);
 }

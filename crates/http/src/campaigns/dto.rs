@@ -11,13 +11,13 @@ use time::OffsetDateTime;
 
 // ---- requests ----
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateCampaignRequest {
     pub name: String,
 }
 
 /// `PATCH /campaigns/:id`: every field optional; `null` is the same as absent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateCampaignRequest {
     pub name: Option<String>,
     pub status: Option<String>,
@@ -49,13 +49,13 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
     Option::<String>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct WindowRequest {
     pub start: String,
     pub end: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DayRequest {
     pub enabled: Option<bool>,
     #[serde(default, deserialize_with = "present")]
@@ -65,7 +65,7 @@ pub struct DayRequest {
 }
 
 /// Any subset of the seven days; another key is a 422 on `days`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DaysRequest {
     pub monday: Option<DayRequest>,
@@ -77,7 +77,7 @@ pub struct DaysRequest {
     pub sunday: Option<DayRequest>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ScheduleRequest {
     pub timezone: Option<String>,
     pub default_window: Option<WindowRequest>,
@@ -121,22 +121,22 @@ impl From<ScheduleRequest> for ScheduleChanges {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct InboxIdsRequest {
     pub inbox_ids: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct CreateStepRequest {
     pub delay_days: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateStepRequest {
     pub delay_days: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct VariantRequest {
     pub subject: Option<String>,
     pub body_html: Option<String>,
@@ -145,7 +145,8 @@ pub struct VariantRequest {
 
 // ---- responses ----
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = CampaignInboxDto)]
 pub struct InboxDto {
     pub id: String,
     pub email: String,
@@ -166,20 +167,20 @@ impl From<AttachedInbox> for InboxDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WindowDto {
     pub start: String,
     pub end: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DayDto {
     pub enabled: bool,
     pub start: Option<String>,
     pub end: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DaysDto {
     pub monday: DayDto,
     pub tuesday: DayDto,
@@ -190,7 +191,7 @@ pub struct DaysDto {
     pub sunday: DayDto,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ScheduleDto {
     pub timezone: String,
     pub default_window: WindowDto,
@@ -227,7 +228,7 @@ impl From<&Schedule> for ScheduleDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OptionsDto {
     pub daily_limit: u32,
     pub stop_on_reply: bool,
@@ -237,7 +238,7 @@ pub struct OptionsDto {
     pub unsubscribe_option: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DailyDto {
     pub date: String,
     pub sent: u64,
@@ -259,7 +260,7 @@ impl From<&DailyCount> for DailyDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VariantStatsDto {
     pub id: String,
     pub enabled: bool,
@@ -284,7 +285,7 @@ impl From<&VariantStats> for VariantStatsDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StepStatsDto {
     pub id: String,
     pub step: u32,
@@ -303,7 +304,7 @@ impl From<&StepStats> for StepStatsDto {
 
 /// The headline numbers, plus `daily` and `sequences` in the full projection (show, create,
 /// analytics) and without them in the list projection (index, update).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StatsDto {
     pub progress: u8,
     pub sequence_steps: u32,
@@ -352,7 +353,7 @@ impl StatsDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CampaignDto {
     pub id: String,
     pub name: String,
@@ -407,7 +408,7 @@ impl From<CampaignDetail> for CampaignDto {
 }
 
 /// A variant inside a step (sequence endpoints): with its letter.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StepVariantDto {
     pub id: String,
     pub letter: String,
@@ -430,7 +431,7 @@ impl From<VariantRecord> for StepVariantDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StepDto {
     pub id: String,
     pub step: u32,
@@ -450,7 +451,7 @@ impl From<SequenceStep> for StepDto {
 }
 
 /// A variant on its own (variant endpoints): `{id, subject, body_html, body_text, enabled}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VariantDto {
     pub id: String,
     pub subject: Option<String>,

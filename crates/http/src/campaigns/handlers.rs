@@ -58,6 +58,18 @@ fn campaign_id(raw: &str) -> Result<CampaignId, ApiError> {
 }
 
 /// `GET /campaigns`
+#[utoipa::path(
+    get,
+    path = "/api/v1/campaigns",
+    tag = "campaigns",
+    operation_id = "list_campaigns",
+    params(crate::extract::ListParams),
+    responses(
+        (status = 200, description = "One page of campaigns.", body = crate::openapi::Page<super::dto::CampaignDto>),
+        (status = 400, description = "A query parameter could not be read.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid list parameters.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn index(
     auth: Authenticated,
     service: web::Data<CampaignService>,
@@ -76,6 +88,18 @@ pub async fn index(
 }
 
 /// `POST /campaigns`
+#[utoipa::path(
+    post,
+    path = "/api/v1/campaigns",
+    tag = "campaigns",
+    operation_id = "create_campaign",
+    request_body(content = super::dto::CreateCampaignRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new campaign, in draft.", body = crate::openapi::Data<super::dto::CampaignDto>),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid name.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn create(
     auth: Authenticated,
     service: web::Data<CampaignService>,
@@ -92,6 +116,17 @@ pub async fn create(
 }
 
 /// `GET /campaigns/{id}`
+#[utoipa::path(
+    get,
+    path = "/api/v1/campaigns/{id}",
+    tag = "campaigns",
+    operation_id = "get_campaign",
+    params(("id" = String, Path, description = "The campaign's id.")),
+    responses(
+        (status = 200, description = "The campaign with its options, schedule, stats and inboxes.", body = crate::openapi::Data<super::dto::CampaignDto>),
+        (status = 404, description = "Unknown campaign.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn show(
     auth: Authenticated,
     service: web::Data<CampaignService>,
@@ -106,6 +141,20 @@ pub async fn show(
 }
 
 /// `PATCH /campaigns/{id}`
+#[utoipa::path(
+    patch,
+    path = "/api/v1/campaigns/{id}",
+    tag = "campaigns",
+    operation_id = "update_campaign",
+    params(("id" = String, Path, description = "The campaign's id.")),
+    request_body(content = super::dto::UpdateCampaignRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated campaign.", body = crate::openapi::Data<super::dto::CampaignDto>),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Unknown campaign.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "An invalid field or status transition (details name the field and its code).", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn update(
     auth: Authenticated,
     service: web::Data<CampaignService>,
@@ -121,6 +170,17 @@ pub async fn update(
 }
 
 /// `DELETE /campaigns/{id}`
+#[utoipa::path(
+    delete,
+    path = "/api/v1/campaigns/{id}",
+    tag = "campaigns",
+    operation_id = "delete_campaign",
+    params(("id" = String, Path, description = "The campaign's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "Unknown campaign.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn delete(
     auth: Authenticated,
     service: web::Data<CampaignService>,
@@ -135,6 +195,20 @@ pub async fn delete(
 }
 
 /// `PATCH /campaigns/{campaign_id}/schedule`
+#[utoipa::path(
+    patch,
+    path = "/api/v1/campaigns/{campaign_id}/schedule",
+    tag = "campaigns",
+    operation_id = "update_campaign_schedule",
+    params(("campaign_id" = String, Path, description = "The campaign's id.")),
+    request_body(content = super::dto::ScheduleRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The whole schedule after the change.", body = crate::openapi::Data<super::dto::ScheduleDto>),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Unknown campaign.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid timezone, window or day.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn update_schedule(
     auth: Authenticated,
     service: web::Data<CampaignService>,
@@ -164,6 +238,20 @@ fn inbox_ids(body: InboxIdsRequest) -> Result<Vec<InboxId>, ApiError> {
 }
 
 /// `POST /campaigns/{campaign_id}/inboxes/attach`
+#[utoipa::path(
+    post,
+    path = "/api/v1/campaigns/{campaign_id}/inboxes/attach",
+    tag = "campaigns",
+    operation_id = "attach_inboxes",
+    params(("campaign_id" = String, Path, description = "The campaign's id.")),
+    request_body(content = super::dto::InboxIdsRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The campaign's inboxes after attaching.", body = crate::openapi::Data<Vec<super::dto::InboxDto>>),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Unknown campaign or inbox.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "inbox_ids missing or empty.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn attach(
     auth: Authenticated,
     service: web::Data<CampaignService>,
@@ -181,6 +269,20 @@ pub async fn attach(
 }
 
 /// `POST /campaigns/{campaign_id}/inboxes/detach`
+#[utoipa::path(
+    post,
+    path = "/api/v1/campaigns/{campaign_id}/inboxes/detach",
+    tag = "campaigns",
+    operation_id = "detach_inboxes",
+    params(("campaign_id" = String, Path, description = "The campaign's id.")),
+    request_body(content = super::dto::InboxIdsRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The campaign's inboxes after detaching.", body = crate::openapi::Data<Vec<super::dto::InboxDto>>),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Unknown campaign or inbox.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "inbox_ids missing or empty.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn detach(
     auth: Authenticated,
     service: web::Data<CampaignService>,
@@ -198,6 +300,17 @@ pub async fn detach(
 }
 
 /// `GET /campaigns/{campaign_id}/analytics`
+#[utoipa::path(
+    get,
+    path = "/api/v1/campaigns/{campaign_id}/analytics",
+    tag = "campaigns",
+    operation_id = "campaign_analytics",
+    params(("campaign_id" = String, Path, description = "The campaign's id.")),
+    responses(
+        (status = 200, description = "Totals, daily series and per-variant numbers.", body = crate::openapi::Data<super::dto::StatsDto>),
+        (status = 404, description = "Unknown campaign.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn analytics(
     auth: Authenticated,
     service: web::Data<CampaignService>,
@@ -212,6 +325,17 @@ pub async fn analytics(
 }
 
 /// `GET /campaigns/{campaign_id}/sequences`
+#[utoipa::path(
+    get,
+    path = "/api/v1/campaigns/{campaign_id}/sequences",
+    tag = "sequences",
+    operation_id = "list_sequence_steps",
+    params(("campaign_id" = String, Path, description = "The campaign's id.")),
+    responses(
+        (status = 200, description = "The steps in order, with their variants.", body = crate::openapi::Data<Vec<super::dto::StepDto>>),
+        (status = 404, description = "Unknown campaign.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn list_steps(
     auth: Authenticated,
     service: web::Data<SequenceService>,
@@ -227,6 +351,20 @@ pub async fn list_steps(
 }
 
 /// `POST /campaigns/{campaign_id}/sequences` (the body may be empty: every field is optional)
+#[utoipa::path(
+    post,
+    path = "/api/v1/campaigns/{campaign_id}/sequences",
+    tag = "sequences",
+    operation_id = "create_sequence_step",
+    params(("campaign_id" = String, Path, description = "The campaign's id.")),
+    request_body(content = Option<super::dto::CreateStepRequest>, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new step (the body may be empty).", body = crate::openapi::Data<super::dto::StepDto>),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Unknown campaign.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid delay_days.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn create_step(
     auth: Authenticated,
     service: web::Data<SequenceService>,
@@ -249,6 +387,20 @@ fn ids<A: std::str::FromStr>(
 }
 
 /// `PATCH /campaigns/{campaign_id}/sequences/{id}`
+#[utoipa::path(
+    patch,
+    path = "/api/v1/campaigns/{campaign_id}/sequences/{id}",
+    tag = "sequences",
+    operation_id = "update_sequence_step",
+    params(("campaign_id" = String, Path, description = "The campaign's id."), ("id" = String, Path, description = "The step's id.")),
+    request_body(content = super::dto::UpdateStepRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated step.", body = crate::openapi::Data<super::dto::StepDto>),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Unknown campaign or step.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid delay_days.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn update_step(
     auth: Authenticated,
     service: web::Data<SequenceService>,
@@ -264,6 +416,18 @@ pub async fn update_step(
 }
 
 /// `DELETE /campaigns/{campaign_id}/sequences/{id}`
+#[utoipa::path(
+    delete,
+    path = "/api/v1/campaigns/{campaign_id}/sequences/{id}",
+    tag = "sequences",
+    operation_id = "delete_sequence_step",
+    params(("campaign_id" = String, Path, description = "The campaign's id."), ("id" = String, Path, description = "The step's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "Unknown campaign or step.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "The step cannot be deleted now (details give the code).", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn delete_step(
     auth: Authenticated,
     service: web::Data<SequenceService>,
@@ -278,6 +442,20 @@ pub async fn delete_step(
 }
 
 /// `POST /campaigns/{campaign_id}/sequences/{id}/variants`
+#[utoipa::path(
+    post,
+    path = "/api/v1/campaigns/{campaign_id}/sequences/{id}/variants",
+    tag = "sequences",
+    operation_id = "create_variant",
+    params(("campaign_id" = String, Path, description = "The campaign's id."), ("id" = String, Path, description = "The step's id.")),
+    request_body(content = super::dto::VariantRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new variant.", body = crate::openapi::Data<super::dto::VariantDto>),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Unknown campaign or step.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid subject or body.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn create_variant(
     auth: Authenticated,
     service: web::Data<SequenceService>,
@@ -304,6 +482,20 @@ pub async fn create_variant(
 }
 
 /// `PATCH /campaigns/{campaign_id}/variants/{variant_id}`
+#[utoipa::path(
+    patch,
+    path = "/api/v1/campaigns/{campaign_id}/variants/{variant_id}",
+    tag = "sequences",
+    operation_id = "update_variant",
+    params(("campaign_id" = String, Path, description = "The campaign's id."), ("variant_id" = String, Path, description = "The variant's id.")),
+    request_body(content = super::dto::VariantRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated variant.", body = crate::openapi::Data<super::dto::VariantDto>),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Unknown campaign or variant.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid field, or disabling the step's last enabled variant.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn update_variant(
     auth: Authenticated,
     service: web::Data<SequenceService>,
@@ -325,6 +517,18 @@ pub async fn update_variant(
 }
 
 /// `DELETE /campaigns/{campaign_id}/variants/{variant_id}`
+#[utoipa::path(
+    delete,
+    path = "/api/v1/campaigns/{campaign_id}/variants/{variant_id}",
+    tag = "sequences",
+    operation_id = "delete_variant",
+    params(("campaign_id" = String, Path, description = "The campaign's id."), ("variant_id" = String, Path, description = "The variant's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "Unknown campaign or variant.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "The step's last enabled variant cannot be deleted.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn delete_variant(
     auth: Authenticated,
     service: web::Data<SequenceService>,

@@ -1,56 +1,45 @@
 //! `/api/v1/campaigns/...`: campaigns, their schedule, inboxes and analytics, and their
 //! sequence steps and variants.
 
-mod dto;
-mod handlers;
+pub(crate) mod dto;
+pub(crate) mod handlers;
 
-use actix_web::web;
+use crate::routes::Routes;
 
-use crate::resource;
-
-/// Mounts the campaign, sequence and variant routes (inside `/api/v1`).
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/campaigns")
-            .route(web::get().to(handlers::index))
-            .route(web::post().to(handlers::create)),
-    )
-    .service(
-        resource("/campaigns/{id}")
-            .route(web::get().to(handlers::show))
-            .route(web::patch().to(handlers::update))
-            .route(web::delete().to(handlers::delete)),
-    )
-    .service(
-        resource("/campaigns/{campaign_id}/schedule")
-            .route(web::patch().to(handlers::update_schedule)),
-    )
-    .service(
-        resource("/campaigns/{campaign_id}/inboxes/attach").route(web::post().to(handlers::attach)),
-    )
-    .service(
-        resource("/campaigns/{campaign_id}/inboxes/detach").route(web::post().to(handlers::detach)),
-    )
-    .service(
-        resource("/campaigns/{campaign_id}/analytics").route(web::get().to(handlers::analytics)),
-    )
-    .service(
-        resource("/campaigns/{campaign_id}/sequences")
-            .route(web::get().to(handlers::list_steps))
-            .route(web::post().to(handlers::create_step)),
-    )
-    .service(
-        resource("/campaigns/{campaign_id}/sequences/{id}")
-            .route(web::patch().to(handlers::update_step))
-            .route(web::delete().to(handlers::delete_step)),
-    )
-    .service(
-        resource("/campaigns/{campaign_id}/sequences/{id}/variants")
-            .route(web::post().to(handlers::create_variant)),
-    )
-    .service(
-        resource("/campaigns/{campaign_id}/variants/{variant_id}")
-            .route(web::patch().to(handlers::update_variant))
-            .route(web::delete().to(handlers::delete_variant)),
-    );
+/// Adds the campaign, sequence and variant routes (inside `/api/v1`).
+pub(crate) fn routes(r: &mut Routes) {
+    r.get("/campaigns", handlers::index)
+        .post("/campaigns", handlers::create)
+        .get("/campaigns/{id}", handlers::show)
+        .patch("/campaigns/{id}", handlers::update)
+        .delete("/campaigns/{id}", handlers::delete)
+        .patch(
+            "/campaigns/{campaign_id}/schedule",
+            handlers::update_schedule,
+        )
+        .post("/campaigns/{campaign_id}/inboxes/attach", handlers::attach)
+        .post("/campaigns/{campaign_id}/inboxes/detach", handlers::detach)
+        .get("/campaigns/{campaign_id}/analytics", handlers::analytics)
+        .get("/campaigns/{campaign_id}/sequences", handlers::list_steps)
+        .post("/campaigns/{campaign_id}/sequences", handlers::create_step)
+        .patch(
+            "/campaigns/{campaign_id}/sequences/{id}",
+            handlers::update_step,
+        )
+        .delete(
+            "/campaigns/{campaign_id}/sequences/{id}",
+            handlers::delete_step,
+        )
+        .post(
+            "/campaigns/{campaign_id}/sequences/{id}/variants",
+            handlers::create_variant,
+        )
+        .patch(
+            "/campaigns/{campaign_id}/variants/{variant_id}",
+            handlers::update_variant,
+        )
+        .delete(
+            "/campaigns/{campaign_id}/variants/{variant_id}",
+            handlers::delete_variant,
+        );
 }

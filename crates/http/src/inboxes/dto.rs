@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 /// A password in a request body: deserialised, never printed.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct SecretString(String);
 
@@ -19,7 +19,7 @@ impl std::fmt::Debug for SecretString {
 }
 
 /// One server of an inbox: `{"host", "port", "username", "password", "security"}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ServerRequest {
     pub host: String,
     pub port: i64,
@@ -43,7 +43,8 @@ impl From<ServerRequest> for ServerInput {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = InboxCreateRequest)]
 pub struct CreateRequest {
     pub email: String,
     pub first_name: Option<String>,
@@ -66,7 +67,8 @@ impl From<CreateRequest> for NewInboxInput {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = InboxUpdateRequest)]
 pub struct UpdateRequest {
     pub is_active: Option<bool>,
     pub is_warming: Option<bool>,
@@ -97,7 +99,8 @@ impl From<UpdateRequest> for InboxChanges {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = InboxCampaignDto)]
 pub struct CampaignDto {
     pub id: String,
     pub name: String,
@@ -122,7 +125,7 @@ impl From<InboxCampaign> for CampaignDto {
 
 /// The inbox projection of the contract plus `connection_error`; `campaigns` only on show and
 /// update.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InboxDto {
     pub id: String,
     pub email: String,
@@ -181,14 +184,14 @@ impl From<InboxDetail> for InboxDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WarmupDayDto {
     pub date: String,
     pub sent: u64,
     pub spam_count: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WarmupStatsDto {
     pub sent: u64,
     pub received: u64,

@@ -27,6 +27,18 @@ fn api_error(e: InboxError) -> ApiError {
 }
 
 /// `GET /inboxes`
+#[utoipa::path(
+    get,
+    path = "/api/v1/inboxes",
+    tag = "inboxes",
+    operation_id = "list_inboxes",
+    params(crate::extract::ListParams),
+    responses(
+        (status = 200, description = "One page of inboxes.", body = crate::openapi::Page<super::dto::InboxDto>),
+        (status = 400, description = "A query parameter could not be read.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid list parameters.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn index(
     auth: Authenticated,
     service: web::Data<InboxService>,
@@ -44,6 +56,19 @@ pub async fn index(
 }
 
 /// `POST /inboxes` (an extension): 201 with the new inbox, in `pending`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/inboxes",
+    tag = "inboxes",
+    operation_id = "create_inbox",
+    request_body(content = super::dto::CreateRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new inbox, in pending (an extension).", body = crate::openapi::Data<super::dto::InboxDto>),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "An inbox with this address exists.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid field.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn create(
     auth: Authenticated,
     service: web::Data<InboxService>,
@@ -57,6 +82,17 @@ pub async fn create(
 }
 
 /// `GET /inboxes/{id}`
+#[utoipa::path(
+    get,
+    path = "/api/v1/inboxes/{id}",
+    tag = "inboxes",
+    operation_id = "get_inbox",
+    params(("id" = String, Path, description = "The inbox's id.")),
+    responses(
+        (status = 200, description = "The inbox with its campaigns.", body = crate::openapi::Data<super::dto::InboxDto>),
+        (status = 404, description = "Unknown inbox.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn show(
     auth: Authenticated,
     service: web::Data<InboxService>,
@@ -71,6 +107,21 @@ pub async fn show(
 }
 
 /// `PATCH /inboxes/{id}`: all fields or none.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/inboxes/{id}",
+    tag = "inboxes",
+    operation_id = "update_inbox",
+    params(("id" = String, Path, description = "The inbox's id.")),
+    request_body(content = super::dto::UpdateRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated inbox (all fields changed, or none).", body = crate::openapi::Data<super::dto::InboxDto>),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Unknown inbox.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "Conflicts with an existing inbox.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid field.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn update(
     auth: Authenticated,
     service: web::Data<InboxService>,
@@ -86,6 +137,17 @@ pub async fn update(
 }
 
 /// `DELETE /inboxes/{id}` (an extension).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/inboxes/{id}",
+    tag = "inboxes",
+    operation_id = "delete_inbox",
+    params(("id" = String, Path, description = "The inbox's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "Unknown inbox.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn delete(
     auth: Authenticated,
     service: web::Data<InboxService>,
@@ -100,6 +162,17 @@ pub async fn delete(
 }
 
 /// `GET /inboxes/{inbox_id}/warmup/stats`
+#[utoipa::path(
+    get,
+    path = "/api/v1/inboxes/{inbox_id}/warmup/stats",
+    tag = "inboxes",
+    operation_id = "inbox_warmup_stats",
+    params(("inbox_id" = String, Path, description = "The inbox's id.")),
+    responses(
+        (status = 200, description = "Warmup numbers and the daily series.", body = crate::openapi::Data<super::dto::WarmupStatsDto>),
+        (status = 404, description = "Unknown inbox.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn warmup_stats(
     auth: Authenticated,
     service: web::Data<InboxService>,

@@ -1,27 +1,17 @@
 //! `/api/v1/inboxes`: index, create (an extension), show, update, delete (an extension) and
 //! warmup stats.
 
-mod dto;
-mod handlers;
+pub(crate) mod dto;
+pub(crate) mod handlers;
 
-use actix_web::web;
+use crate::routes::Routes;
 
-use crate::resource;
-
-/// Mounts the inbox routes (inside `/api/v1`).
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/inboxes")
-            .route(web::get().to(handlers::index))
-            .route(web::post().to(handlers::create)),
-    )
-    .service(
-        resource("/inboxes/{id}")
-            .route(web::get().to(handlers::show))
-            .route(web::patch().to(handlers::update))
-            .route(web::delete().to(handlers::delete)),
-    )
-    .service(
-        resource("/inboxes/{inbox_id}/warmup/stats").route(web::get().to(handlers::warmup_stats)),
-    );
+/// Adds the inbox routes (inside `/api/v1`).
+pub(crate) fn routes(r: &mut Routes) {
+    r.get("/inboxes", handlers::index)
+        .post("/inboxes", handlers::create)
+        .get("/inboxes/{id}", handlers::show)
+        .patch("/inboxes/{id}", handlers::update)
+        .delete("/inboxes/{id}", handlers::delete)
+        .get("/inboxes/{inbox_id}/warmup/stats", handlers::warmup_stats);
 }

@@ -8,17 +8,30 @@ use serde_json::json;
 
 use super::envelope_error;
 use crate::envelope;
+use crate::routes::Routes;
 
-pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::resource("/healthz").route(web::get().to(healthz)))
-        .service(crate::resource("/readyz").route(web::get().to(readyz)));
+pub(super) fn routes(r: &mut Routes) {
+    r.get("/healthz", healthz).get("/readyz", readyz);
 }
 
-async fn healthz() -> HttpResponse {
+/// Liveness: the process answers.
+#[utoipa::path(
+    get, path = "/healthz", tag = "operations", operation_id = "healthz",
+    responses((status = 200, description = "`{\"data\": {\"status\": \"ok\"}}`", body = crate::openapi::Data<crate::openapi::StatusDto>))
+)]
+pub(crate) async fn healthz() -> HttpResponse {
     envelope::data(StatusCode::OK, json!({ "status": "ok" }))
 }
 
-async fn readyz(health: Option<web::Data<HealthService>>) -> HttpResponse {
+/// Readiness: the database answers and has every migration this build embeds.
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations", operation_id = "readyz",
+    responses(
+        (status = 200, description = "`{\"data\": {\"status\": \"ready\"}}`", body = crate::openapi::Data<crate::openapi::StatusDto>),
+        (status = 503, description = "Not ready: the database is unreachable or migrations are pending (details say which); Retry-After: 5.", body = crate::openapi::ErrorBody)
+    )
+)]
+pub(crate) async fn readyz(health: Option<web::Data<HealthService>>) -> HttpResponse {
     let Some(health) = health else {
         return not_ready(
             "readiness is not configured",

@@ -146,11 +146,17 @@ pub async fn record_metrics(
     Ok(response)
 }
 
-pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::resource("/metrics").route(web::get().to(metrics)));
+pub(super) fn routes(r: &mut crate::routes::Routes) {
+    r.get("/metrics", metrics);
 }
 
-async fn metrics(
+/// Prometheus metrics: HTTP requests and latency by route and status, sends, replies, queue
+/// depth, sync lag, pool usage (docs/API.md, "Metrics").
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    responses((status = 200, description = "The Prometheus text exposition format 0.0.4.", content_type = "text/plain; version=0.0.4", body = String))
+)]
+pub(crate) async fn metrics(
     http: Option<web::Data<HttpMetrics>>,
     store: Option<web::Data<MetricsService>>,
 ) -> HttpResponse {

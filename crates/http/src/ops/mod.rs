@@ -4,7 +4,7 @@
 //! The middlewares read their services from the app data [`configure_ops`] registers, and do
 //! nothing when it is absent, so an app without them behaves as before.
 
-mod health;
+pub(crate) mod health;
 pub mod idempotency;
 pub mod metrics;
 pub mod rate_limit;
@@ -56,9 +56,16 @@ pub fn configure_ops(ops: OpsServices) -> impl FnOnce(&mut web::ServiceConfig) {
         if let Some(http) = ops.http_metrics {
             cfg.app_data(web::Data::new(http));
         }
-        health::routes(cfg);
-        metrics::routes(cfg);
+        routes().mount(cfg);
     }
+}
+
+/// The operational routes (at the root).
+pub(crate) fn routes() -> crate::routes::Routes {
+    let mut r = crate::routes::Routes::new("", crate::resource);
+    health::routes(&mut r);
+    metrics::routes(&mut r);
+    r
 }
 
 /// The workspace of an `/api/v1` request whose key is valid, authenticated once per request:

@@ -5,22 +5,30 @@ use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
 /// Query of `GET /unibox/conversations`, read as text so each parameter is checked on its own.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct IndexParams {
+    /// Page number, from 1 (default 1).
+    #[param(value_type = Option<u32>, minimum = 1)]
     pub page: Option<String>,
+    /// Items per page, 1 to 100.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub page_size: Option<String>,
+    /// Text filter on the lead's address, name and subject.
     pub search: Option<String>,
+    /// `primary` or `others`.
     pub folder: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RecipientRequest {
     pub email: String,
     pub name: Option<String>,
 }
 
 /// `POST /unibox/conversations`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ConversationCreateRequest)]
 pub struct CreateRequest {
     pub inbox_id: Option<String>,
     pub to: Option<Vec<RecipientRequest>>,
@@ -34,7 +42,8 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
 }
 
 /// `PATCH /unibox/conversations/:id`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ConversationUpdateRequest)]
 pub struct UpdateRequest {
     #[serde(default, deserialize_with = "present")]
     pub label_override: Option<Option<String>>,
@@ -42,12 +51,12 @@ pub struct UpdateRequest {
 }
 
 /// `POST /unibox/conversations/:id/reply`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ReplyRequest {
     pub content: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RecipientDto {
     pub email: String,
     /// The display name; `""` when the address came without one (the contract types it string).
@@ -63,7 +72,7 @@ impl From<Recipient> for RecipientDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AttachmentDto {
     pub id: String,
     pub filename: String,
@@ -82,7 +91,7 @@ impl From<AttachmentMeta> for AttachmentDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MessageDto {
     pub direction: &'static str,
     pub inbox_id: String,
@@ -119,7 +128,7 @@ impl From<Message> for MessageDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConversationDto {
     pub id: String,
     pub label: Option<&'static str>,

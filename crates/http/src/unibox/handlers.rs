@@ -47,6 +47,18 @@ fn parse_int(field: &str, raw: Option<&String>) -> Result<Option<i64>, ApiError>
 }
 
 /// `GET /unibox/conversations`
+#[utoipa::path(
+    get,
+    path = "/api/v1/unibox/conversations",
+    tag = "unibox",
+    operation_id = "list_conversations",
+    params(super::dto::IndexParams),
+    responses(
+        (status = 200, description = "One page of conversations, latest activity first.", body = crate::openapi::Page<super::dto::ConversationDto>),
+        (status = 400, description = "A query parameter could not be read.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid page, page_size or folder.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn index(
     auth: Authenticated,
     service: web::Data<UniboxService>,
@@ -82,6 +94,17 @@ pub async fn index(
 }
 
 /// `GET /unibox/conversations/{id}`
+#[utoipa::path(
+    get,
+    path = "/api/v1/unibox/conversations/{id}",
+    tag = "unibox",
+    operation_id = "get_conversation",
+    params(("id" = String, Path, description = "The conversation's id.")),
+    responses(
+        (status = 200, description = "The conversation with its messages.", body = crate::openapi::Data<super::dto::ConversationDto>),
+        (status = 404, description = "Unknown conversation.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn show(
     auth: Authenticated,
     service: web::Data<UniboxService>,
@@ -96,6 +119,20 @@ pub async fn show(
 }
 
 /// `PATCH /unibox/conversations/{id}`
+#[utoipa::path(
+    patch,
+    path = "/api/v1/unibox/conversations/{id}",
+    tag = "unibox",
+    operation_id = "update_conversation",
+    params(("id" = String, Path, description = "The conversation's id.")),
+    request_body(content = super::dto::UpdateRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated conversation.", body = crate::openapi::Data<super::dto::ConversationDto>),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Unknown conversation.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid field.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn update(
     auth: Authenticated,
     service: web::Data<UniboxService>,
@@ -130,6 +167,18 @@ pub async fn update(
 }
 
 /// `POST /unibox/conversations`: 201 with the conversation and its first (sent) email.
+#[utoipa::path(
+    post,
+    path = "/api/v1/unibox/conversations",
+    tag = "unibox",
+    operation_id = "create_conversation",
+    request_body(content = super::dto::CreateRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The conversation and its first (sent) email.", body = crate::openapi::Data<super::dto::ConversationDto>),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid field, unknown inbox, or the email could not be sent.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn create(
     auth: Authenticated,
     service: web::Data<UniboxService>,
@@ -169,6 +218,20 @@ pub async fn create(
 }
 
 /// `POST /unibox/conversations/{id}/reply`: 201 with the sent message (a new resource).
+#[utoipa::path(
+    post,
+    path = "/api/v1/unibox/conversations/{id}/reply",
+    tag = "unibox",
+    operation_id = "reply_to_conversation",
+    params(("id" = String, Path, description = "The conversation's id.")),
+    request_body(content = super::dto::ReplyRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The sent message.", body = crate::openapi::Data<super::dto::MessageDto>),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Unknown conversation.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "content missing, or the email could not be sent.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn reply(
     auth: Authenticated,
     service: web::Data<UniboxService>,
@@ -189,6 +252,17 @@ pub async fn reply(
 
 /// `GET /unibox/conversations/{conversation_id}/attachments/{id}`: the bytes, with the stored
 /// content type and the file name as an attachment disposition.
+#[utoipa::path(
+    get,
+    path = "/api/v1/unibox/conversations/{conversation_id}/attachments/{id}",
+    tag = "unibox",
+    operation_id = "get_attachment",
+    params(("conversation_id" = String, Path, description = "The conversation's id."), ("id" = String, Path, description = "The attachment's id.")),
+    responses(
+        (status = 200, description = "The attachment's bytes, with its stored content type and Content-Disposition: attachment.", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "Unknown conversation or attachment.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn attachment(
     auth: Authenticated,
     service: web::Data<UniboxService>,

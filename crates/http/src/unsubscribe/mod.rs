@@ -11,22 +11,33 @@ mod pages;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, Resource, web};
 use reachkit_core::StoreError;
 use reachkit_core::unsubscribe::{UnsubscribeError, UnsubscribeService};
+
+use crate::routes::Routes;
+
+/// A resource whose unsupported methods answer the 405 page.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(|| async {
+        page(StatusCode::METHOD_NOT_ALLOWED, pages::METHOD_NOT_ALLOWED)
+    }))
+}
+
+/// The unsubscribe routes (inside `/u`).
+pub(crate) fn routes() -> Routes {
+    let mut r = Routes::new("/u", resource);
+    r.get("/{token}", confirm).post("/{token}", unsubscribe);
+    r
+}
 
 /// Mounts `/u/{token}` (outside `/api/v1`) over the given service.
 pub fn configure(service: UnsubscribeService) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.service(
-            web::scope("/u").app_data(web::Data::new(service)).service(
-                web::resource("/{token}")
-                    .route(web::get().to(confirm))
-                    .route(web::post().to(unsubscribe))
-                    .default_service(web::to(|| async {
-                        page(StatusCode::METHOD_NOT_ALLOWED, pages::METHOD_NOT_ALLOWED)
-                    })),
-            ),
+            web::scope("/u")
+                .app_data(web::Data::new(service))
+                .configure(|c| routes().mount(c)),
         );
     }
 }
@@ -74,7 +85,19 @@ fn error_page(e: UnsubscribeError) -> HttpResponse {
 }
 
 /// `GET /u/{token}`: the confirmation page.
-async fn confirm(service: web::Data<UnsubscribeService>, token: web::Path<String>) -> HttpResponse {
+#[utoipa::path(
+    get, path = "/u/{token}", tag = "unsubscribe", operation_id = "unsubscribe_page",
+    params(("token" = String, Path, description = "The signed token of the link in the email.")),
+    responses(
+        (status = 200, description = "The confirmation page with its button; changes nothing.", content_type = "text/html", body = String),
+        (status = 404, description = "An unknown, tampered or deleted link (an HTML page).", content_type = "text/html", body = String),
+        (status = 503, description = "The database cannot be reached (an HTML page).", content_type = "text/html", body = String)
+    )
+)]
+pub(crate) async fn confirm(
+    service: web::Data<UnsubscribeService>,
+    token: web::Path<String>,
+) -> HttpResponse {
     match service.check(&token).await {
         Ok(_) => page(StatusCode::OK, pages::CONFIRM),
         Err(e) => error_page(e),
@@ -82,7 +105,19 @@ async fn confirm(service: web::Data<UnsubscribeService>, token: web::Path<String
 }
 
 /// `POST /u/{token}`: the button and RFC 8058 one-click.
-async fn unsubscribe(
+///
+/// Unsubscribes the lead and blocklists its address, once; repeating it changes nothing. The
+/// body and its content type are not read.
+#[utoipa::path(
+    post, path = "/u/{token}", tag = "unsubscribe", operation_id = "unsubscribe",
+    params(("token" = String, Path, description = "The signed token of the link in the email.")),
+    responses(
+        (status = 200, description = "Done (an HTML page).", content_type = "text/html", body = String),
+        (status = 404, description = "An unknown, tampered or deleted link (an HTML page).", content_type = "text/html", body = String),
+        (status = 503, description = "The database cannot be reached (an HTML page).", content_type = "text/html", body = String)
+    )
+)]
+pub(crate) async fn unsubscribe(
     service: web::Data<UnsubscribeService>,
     token: web::Path<String>,
 ) -> HttpResponse {

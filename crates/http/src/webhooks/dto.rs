@@ -4,7 +4,8 @@ use reachkit_core::webhooks::{Delivery, WebhookEndpoint};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = WebhookCreateRequest)]
 pub struct CreateRequest {
     pub url: String,
     pub event_types: Vec<String>,
@@ -17,17 +18,22 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
     Option::<String>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = WebhookUpdateRequest)]
 pub struct UpdateRequest {
     pub url: Option<String>,
     pub event_types: Option<Vec<String>>,
+    /// null removes the campaign filter.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     pub campaign_id: Option<Option<String>>,
     pub description: Option<String>,
     pub enabled: Option<bool>,
 }
 
-#[derive(Debug, Serialize)]
+/// A webhook endpoint.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookEndpoint)]
 pub struct EndpointDto {
     pub id: String,
     pub url: String,
@@ -62,11 +68,15 @@ impl From<WebhookEndpoint> for EndpointDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// One delivery of an event to an endpoint.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookDelivery)]
 pub struct DeliveryDto {
     pub id: String,
     pub webhook_id: String,
     pub event_type: String,
+    /// `pending`, `delivered` or `failed`.
+    #[schema(value_type = String)]
     pub status: &'static str,
     pub attempts: u32,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -79,6 +89,8 @@ pub struct DeliveryDto {
     pub delivered_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The JSON body sent: `{"type", "timestamp", "data"}`.
+    #[schema(value_type = Object)]
     pub payload: serde_json::Value,
 }
 
@@ -101,7 +113,8 @@ impl From<Delivery> for DeliveryDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookTestQueued)]
 pub struct TestQueuedDto {
     pub delivery_id: String,
 }

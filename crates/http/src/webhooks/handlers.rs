@@ -41,6 +41,18 @@ fn page(params: ListParams) -> Result<PageRequest, ApiError> {
 }
 
 /// `GET /webhooks`
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks",
+    tag = "webhooks",
+    operation_id = "list_webhooks",
+    params(crate::extract::ListParams),
+    responses(
+        (status = 200, description = "One page of endpoints, oldest first.", body = crate::openapi::Page<super::dto::EndpointDto>),
+        (status = 400, description = "A query parameter could not be read.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid page or page_size.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn index(
     auth: Authenticated,
     service: web::Data<WebhookService>,
@@ -54,6 +66,18 @@ pub async fn index(
 }
 
 /// `POST /webhooks`: 201 with the endpoint and its `secret`, shown this once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks",
+    tag = "webhooks",
+    operation_id = "create_webhook",
+    request_body(content = super::dto::CreateRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new endpoint with its signing secret, shown only here.", body = crate::openapi::Data<super::dto::EndpointDto>),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid url, event_types or campaign_id.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn create(
     auth: Authenticated,
     service: web::Data<WebhookService>,
@@ -79,6 +103,17 @@ pub async fn create(
 }
 
 /// `GET /webhooks/{id}`
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "get_webhook",
+    params(("id" = String, Path, description = "The webhook's id.")),
+    responses(
+        (status = 200, description = "The endpoint (never its secret).", body = crate::openapi::Data<super::dto::EndpointDto>),
+        (status = 404, description = "Unknown webhook.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn show(
     auth: Authenticated,
     service: web::Data<WebhookService>,
@@ -93,6 +128,20 @@ pub async fn show(
 }
 
 /// `PATCH /webhooks/{id}`: any subset of the fields; `enabled: true` re-enables.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "update_webhook",
+    params(("id" = String, Path, description = "The webhook's id.")),
+    request_body(content = super::dto::UpdateRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated endpoint; enabled true re-enables it.", body = crate::openapi::Data<super::dto::EndpointDto>),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Unknown webhook.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid url, event_types or campaign_id.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn update(
     auth: Authenticated,
     service: web::Data<WebhookService>,
@@ -124,6 +173,17 @@ pub async fn update(
 }
 
 /// `DELETE /webhooks/{id}`
+#[utoipa::path(
+    delete,
+    path = "/api/v1/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "delete_webhook",
+    params(("id" = String, Path, description = "The webhook's id.")),
+    responses(
+        (status = 204, description = "Deleted, with its delivery log."),
+        (status = 404, description = "Unknown webhook.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn delete(
     auth: Authenticated,
     service: web::Data<WebhookService>,
@@ -138,6 +198,17 @@ pub async fn delete(
 }
 
 /// `POST /webhooks/{id}/test`: 202, a `test` event is queued.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{id}/test",
+    tag = "webhooks",
+    operation_id = "test_webhook",
+    params(("id" = String, Path, description = "The webhook's id.")),
+    responses(
+        (status = 202, description = "A test event is queued for the endpoint.", body = crate::openapi::Data<super::dto::TestQueuedDto>),
+        (status = 404, description = "Unknown webhook.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn test(
     auth: Authenticated,
     service: web::Data<WebhookService>,
@@ -157,6 +228,19 @@ pub async fn test(
 }
 
 /// `GET /webhooks/{id}/deliveries`: newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{id}/deliveries",
+    tag = "webhooks",
+    operation_id = "list_webhook_deliveries",
+    params(("id" = String, Path, description = "The webhook's id."), crate::extract::ListParams),
+    responses(
+        (status = 200, description = "One page of the endpoint's deliveries, newest first.", body = crate::openapi::Page<super::dto::DeliveryDto>),
+        (status = 400, description = "A query parameter could not be read.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Unknown webhook.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid page or page_size.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn deliveries(
     auth: Authenticated,
     service: web::Data<WebhookService>,
@@ -172,6 +256,17 @@ pub async fn deliveries(
 }
 
 /// `POST /webhooks/{id}/deliveries/{delivery_id}/redeliver`: 202 with the pending delivery.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+    tag = "webhooks",
+    operation_id = "redeliver_webhook_delivery",
+    params(("id" = String, Path, description = "The webhook's id."), ("delivery_id" = String, Path, description = "The delivery's id.")),
+    responses(
+        (status = 202, description = "The delivery, pending again (due now, attempts reset).", body = crate::openapi::Data<super::dto::DeliveryDto>),
+        (status = 404, description = "Unknown webhook or delivery.", body = crate::openapi::ErrorBody)
+    )
+)]
 pub async fn redeliver(
     auth: Authenticated,
     service: web::Data<WebhookService>,

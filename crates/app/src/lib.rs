@@ -14,6 +14,7 @@ pub mod settings;
 pub mod sync;
 pub mod telemetry;
 pub mod warmup;
+pub mod webhooks;
 pub mod wiring;
 
 use std::sync::Arc;

@@ -110,9 +110,11 @@ pub fn bind_with(
     let ops = wiring.ops_services(options.rate_limit);
     let unsubscribe = wiring.unsubscribe.clone();
     let unibox = wiring.unibox.clone();
+    let webhooks = wiring.webhooks.clone();
     let server = HttpServer::new(move || {
         let unsubscribe = unsubscribe.clone();
         let unibox = unibox.clone();
+        let webhooks = webhooks.clone();
         // The last wrap runs first: request id, metrics, request log, rate limit, idempotency.
         App::new()
             .wrap(from_fn(idempotency))
@@ -127,6 +129,9 @@ pub fn bind_with(
                 }
                 if let Some(service) = unibox {
                     reachkit_http::configure_unibox(service)(cfg);
+                }
+                if let Some(service) = webhooks {
+                    reachkit_http::configure_webhooks(service)(cfg);
                 }
             })
             .configure(reachkit_http::configure(services.clone()))
@@ -213,6 +218,18 @@ impl Workers {
             IDEMPOTENCY_PURGE_EVERY,
             stopped.clone(),
         )));
+        tasks.push(tokio::spawn(crate::webhooks::webhook_loop(
+            wiring.webhook_delivery(
+                Arc::new(reachkit_mail::webhook::HttpWebhookPoster {
+                    allow_private_targets: settings.webhooks.allow_private_targets,
+                    timeout: Duration::from_secs(settings.webhooks.timeout_seconds),
+                }),
+                settings.webhooks(),
+                Arc::clone(&clock),
+            ),
+            Duration::from_millis(settings.webhooks.tick_ms),
+            stopped.clone(),
+        )));
         let send = tokio::spawn(sending_loop(
             sending,
             clock,
@@ -278,7 +295,8 @@ async fn connect(settings: &Settings) -> anyhow::Result<Wiring> {
     Ok(Wiring::connect_system(url, settings.pool(), secrets)
         .await?
         .with_unsubscribe_tokens(settings.unsubscribe_tokens()?)
-        .with_unibox(mail_sender(settings)))
+        .with_unibox(mail_sender(settings))
+        .with_webhooks(settings.webhooks()))
 }
 
 /// Runs `reachkit serve` (with the workers unless `with_workers` is false).

@@ -25,6 +25,8 @@ pub struct Settings {
     pub warmup: WarmupSettings,
     #[serde(default)]
     pub classifier: ClassifierSettings,
+    #[serde(default)]
+    pub webhooks: WebhooksSettings,
     /// Keys found in the sources that no setting uses: logged as warnings at start-up.
     #[serde(skip)]
     pub unknown_keys: Vec<String>,
@@ -150,6 +152,42 @@ pub struct ClassifierSettings {
     pub timeout_seconds: u64,
 }
 
+/// Webhook delivery (docs/WEBHOOKS.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct WebhooksSettings {
+    /// Seconds before the first retry of a failed delivery; each later retry doubles it (at
+    /// most 6 hours).
+    pub retry_base_seconds: u64,
+    /// Attempts (the first included) before a delivery is `failed`. The defaults retry for
+    /// about 26.5 hours.
+    pub max_attempts: u32,
+    /// Deliveries failing for good in a row (no success between) before the endpoint is
+    /// disabled.
+    pub disable_after_failures: u32,
+    /// Allow webhook URLs on private, loopback or link-local addresses (request forgery guard
+    /// off). For tests and closed networks only.
+    pub allow_private_targets: bool,
+    /// The longest one delivery request may take.
+    pub timeout_seconds: u64,
+    /// Milliseconds between two passes of the delivery worker when nothing was due.
+    pub tick_ms: u64,
+}
+
+impl Default for WebhooksSettings {
+    fn default() -> Self {
+        let d = reachkit_core::webhooks::WebhookSettings::default();
+        Self {
+            retry_base_seconds: d.retry_base.as_secs(),
+            max_attempts: d.max_attempts,
+            disable_after_failures: d.disable_after_failures,
+            allow_private_targets: d.allow_private_targets,
+            timeout_seconds: d.timeout.as_secs(),
+            tick_ms: 1000,
+        }
+    }
+}
+
 impl Default for ClassifierSettings {
     fn default() -> Self {
         Self {
@@ -255,6 +293,12 @@ const KNOWN_KEYS: &[&str] = &[
     "classifier.model",
     "classifier.api_key",
     "classifier.timeout_seconds",
+    "webhooks.retry_base_seconds",
+    "webhooks.max_attempts",
+    "webhooks.disable_after_failures",
+    "webhooks.allow_private_targets",
+    "webhooks.timeout_seconds",
+    "webhooks.tick_ms",
 ];
 
 const DEFAULTS: &str = r#"
@@ -414,6 +458,21 @@ impl Settings {
         if self.http.shutdown_timeout_seconds == 0 {
             return invalid("http.shutdown_timeout_seconds", "must be at least 1");
         }
+        let w = &self.webhooks;
+        for (key, value) in [
+            ("webhooks.retry_base_seconds", w.retry_base_seconds),
+            ("webhooks.max_attempts", u64::from(w.max_attempts)),
+            (
+                "webhooks.disable_after_failures",
+                u64::from(w.disable_after_failures),
+            ),
+            ("webhooks.timeout_seconds", w.timeout_seconds),
+            ("webhooks.tick_ms", w.tick_ms),
+        ] {
+            if value == 0 {
+                return invalid(key, "must be at least 1");
+            }
+        }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1");
         }
@@ -546,6 +605,20 @@ impl Settings {
         reachkit_mail::imap::ImapSettings {
             timeout: Duration::from_secs(self.mail.check_timeout_seconds.max(1) * 2),
             allow_invalid_certs: self.mail.allow_invalid_certs,
+        }
+    }
+
+    /// The webhook settings.
+    #[must_use]
+    pub fn webhooks(&self) -> reachkit_core::webhooks::WebhookSettings {
+        let w = &self.webhooks;
+        reachkit_core::webhooks::WebhookSettings {
+            retry_base: Duration::from_secs(w.retry_base_seconds),
+            max_attempts: w.max_attempts,
+            disable_after_failures: w.disable_after_failures,
+            allow_private_targets: w.allow_private_targets,
+            timeout: Duration::from_secs(w.timeout_seconds),
+            ..reachkit_core::webhooks::WebhookSettings::default()
         }
     }
 
@@ -1003,5 +1076,32 @@ mod tests {
         let env = FakeEnv::new(&[("DATABASE_URL", "postgres://u:hunter2@h/db")]);
         let s = Settings::load(None, &env).expect("load");
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn webhook_settings_default_to_a_day_of_retries_and_no_private_targets() {
+        let s = Settings::load(None, &FakeEnv::new(&[])).expect("load");
+        let w = s.webhooks();
+        assert!(!w.allow_private_targets);
+        assert_eq!(w.retry_base, Duration::from_secs(30));
+        assert!(
+            reachkit_core::webhooks::retry_span(w.retry_base, w.max_attempts)
+                > Duration::from_secs(24 * 3600)
+        );
+        assert!(s.unknown_keys.is_empty(), "{:?}", s.unknown_keys);
+    }
+
+    #[test]
+    fn webhook_settings_come_from_the_environment_and_zero_is_refused() {
+        let env = FakeEnv::new(&[
+            ("REACHKIT__WEBHOOKS__RETRY_BASE_SECONDS", "2"),
+            ("REACHKIT__WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
+        ]);
+        let w = Settings::load(None, &env).expect("load").webhooks();
+        assert_eq!(w.retry_base, Duration::from_secs(2));
+        assert!(w.allow_private_targets);
+        let env = FakeEnv::new(&[("REACHKIT__WEBHOOKS__MAX_ATTEMPTS", "0")]);
+        let err = Settings::load(None, &env).expect_err("zero attempts");
+        assert!(err.to_string().contains("webhooks.max_attempts"), "{err}");
     }
 }

@@ -57,6 +57,9 @@ pub struct Wiring {
     /// The unibox, once a mail sender is given ([`Wiring::with_unibox`]); its endpoints are
     /// served only then.
     pub unibox: Option<reachkit_core::unibox::UniboxService>,
+    /// The webhook endpoints' service, once settings are given ([`Wiring::with_webhooks`]);
+    /// `/api/v1/webhooks` is served only then.
+    pub webhooks: Option<reachkit_core::webhooks::WebhookService>,
     secrets: Arc<dyn SecretBox>,
     clock: Arc<dyn Clock>,
 }
@@ -118,6 +121,7 @@ impl Wiring {
             sequences: SequenceService::new(sequence_repo, Arc::clone(&clock)),
             unsubscribe: None,
             unibox: None,
+            webhooks: None,
             clock,
             db,
         }
@@ -147,6 +151,35 @@ impl Wiring {
             Arc::clone(&self.clock),
         ));
         self
+    }
+
+    /// Serves the webhook endpoints with these settings (docs/WEBHOOKS.md).
+    #[must_use]
+    pub fn with_webhooks(mut self, settings: reachkit_core::webhooks::WebhookSettings) -> Self {
+        self.webhooks = Some(reachkit_core::webhooks::WebhookService::new(
+            Arc::new(reachkit_postgres::PgWebhookRepository::new(self.db.clone())),
+            Arc::clone(&self.secrets),
+            Arc::clone(&self.clock),
+            settings,
+        ));
+        self
+    }
+
+    /// The webhook delivery worker over the given poster, with a given clock.
+    #[must_use]
+    pub fn webhook_delivery(
+        &self,
+        poster: Arc<dyn reachkit_core::webhooks::WebhookPoster>,
+        settings: reachkit_core::webhooks::WebhookSettings,
+        clock: Arc<dyn Clock>,
+    ) -> reachkit_core::webhooks::WebhookDeliveryService {
+        reachkit_core::webhooks::WebhookDeliveryService::new(
+            Arc::new(reachkit_postgres::PgWebhookRepository::new(self.db.clone())),
+            poster,
+            Arc::clone(&self.secrets),
+            clock,
+            settings,
+        )
     }
 
     /// With the system clock.

@@ -107,3 +107,11 @@ id_type!(
     /// An attachment of a conversation's email (a row of `attachments`).
     AttachmentId
 );
+id_type!(
+    /// A webhook endpoint of a workspace.
+    WebhookEndpointId
+);
+id_type!(
+    /// One delivery of one event to one webhook endpoint.
+    WebhookDeliveryId
+);

@@ -29,6 +29,7 @@ pub mod sync;
 pub mod unibox;
 pub mod unsubscribe;
 pub mod warmup;
+pub mod webhooks;
 pub mod workspaces;
 
 pub use error::StoreError;

@@ -36,6 +36,10 @@ pub struct StoreSnapshot {
     pub replies_by_kind: Vec<(String, u64)>,
     /// Seconds since each inbox was last synced (inboxes synced at least once).
     pub sync_lag_seconds: Vec<(InboxId, f64)>,
+    /// Webhook deliveries by status (`pending`, `delivered`, `failed`).
+    pub webhook_deliveries_by_status: Vec<(String, u64)>,
+    /// Webhook endpoints disabled (by the client or after persistent failure).
+    pub webhook_endpoints_disabled: u64,
     pub pool: PoolUsage,
 }
 

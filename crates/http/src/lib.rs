@@ -18,6 +18,7 @@ pub mod request_log;
 pub mod routes;
 mod unibox;
 mod unsubscribe;
+mod webhooks;
 
 use actix_web::{HttpResponse, Resource, web};
 use reachkit_core::api_keys::ApiKeyService;
@@ -67,6 +68,14 @@ pub fn configure_unibox(
     unibox::configure(service)
 }
 
+/// Mounts the webhook endpoints (`/api/v1/webhooks/...`) over their service. Configure it
+/// before [`configure`], whose `/api/v1` scope would otherwise take these paths.
+pub fn configure_webhooks(
+    service: reachkit_core::webhooks::WebhookService,
+) -> impl FnOnce(&mut web::ServiceConfig) {
+    webhooks::configure(service)
+}
+
 /// The routes of `/api/v1` that [`configure`] mounts (unibox has its own scope).
 fn api_routes() -> Routes {
     let mut r = Routes::new("/api/v1", resource);
@@ -92,6 +101,7 @@ pub fn route_table() -> Vec<(String, String)> {
     let mut all = ops::routes().list();
     all.extend(unsubscribe::routes().list());
     all.extend(unibox::routes().list());
+    all.extend(webhooks::routes().list());
     all.extend(root_routes().list());
     all.extend(api_routes().list());
     all

@@ -19,9 +19,12 @@ use reachkit_core::unibox::{MockConversationRepository, UniboxService};
 use reachkit_core::unsubscribe::{
     MockUnsubscribeRepository, UnsubscribeService, UnsubscribeTokens,
 };
+use reachkit_core::webhooks::{MockWebhookRepository, WebhookService, WebhookSettings};
 use reachkit_core::workspaces::MockWorkspaceRepository;
 use reachkit_http::ops::{OpsServices, configure_ops};
-use reachkit_http::{Services, configure, configure_unibox, configure_unsubscribe};
+use reachkit_http::{
+    Services, configure, configure_unibox, configure_unsubscribe, configure_webhooks,
+};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -90,11 +93,18 @@ fn services() -> (Services, UniboxService, UnsubscribeService) {
 macro_rules! server {
     () => {{
         let (services, unibox, unsubscribe) = services();
+        let webhooks = WebhookService::new(
+            Arc::new(MockWebhookRepository::new()),
+            Arc::new(MockSecretBox::new()),
+            Arc::new(Fixed),
+            WebhookSettings::default(),
+        );
         test::init_service(
             App::new()
                 .configure(configure_ops(OpsServices::default()))
                 .configure(configure_unsubscribe(unsubscribe))
                 .configure(configure_unibox(unibox))
+                .configure(configure_webhooks(webhooks))
                 .configure(configure(services)),
         )
         .await

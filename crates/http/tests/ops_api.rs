@@ -720,6 +720,8 @@ async fn metrics_show_the_store_s_numbers() {
         oldest_due_age_seconds: 42.5,
         replies_by_kind: vec![("reply".into(), 5)],
         sync_lag_seconds: vec![(inbox, 61.0)],
+        webhook_deliveries_by_status: vec![("failed".into(), 2)],
+        webhook_endpoints_disabled: 1,
         pool: PoolUsage {
             open: 4,
             idle: 1,
@@ -737,6 +739,9 @@ async fn metrics_show_the_store_s_numbers() {
         r#"reachkit_replies_total{kind="reply"} 5"#,
         r#"reachkit_replies_total{kind="auto_reply"} 0"#,
         "reachkit_send_queue_due 3",
+        r#"reachkit_webhook_deliveries{status="failed"} 2"#,
+        r#"reachkit_webhook_deliveries{status="pending"} 0"#,
+        "reachkit_webhook_endpoints_disabled 1",
         "reachkit_send_queue_oldest_due_age_seconds 42.5",
         &format!(r#"reachkit_inbox_sync_lag_seconds{{inbox_id="{inbox}"}} 61"#),
         r#"reachkit_db_pool_connections{state="in_use"} 3"#,

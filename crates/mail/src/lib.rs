@@ -22,6 +22,7 @@ pub mod inbound;
 pub mod mx;
 pub mod reply;
 pub mod smtp;
+pub mod webhook;
 
 pub use inbound::{
     BounceInfo, BounceReason, BouncedRecipient, Classification, Kind, OtherReason, bounce_reason,

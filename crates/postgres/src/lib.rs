@@ -25,6 +25,7 @@ mod unibox;
 mod unsubscribe;
 mod warmup;
 mod watch;
+mod webhooks;
 mod workspaces;
 
 pub use api_keys::PgApiKeyRepository;
@@ -45,4 +46,5 @@ pub use unibox::PgConversationRepository;
 pub use unsubscribe::PgUnsubscribeRepository;
 pub use warmup::PgWarmupStore;
 pub use watch::PgWatchStore;
+pub use webhooks::PgWebhookRepository;
 pub use workspaces::PgWorkspaceRepository;

@@ -86,6 +86,18 @@ impl MetricsSource for PgMetricsSource {
         .load(&mut conn)
         .await
         .map_err(from_diesel)?;
+        let webhooks: Vec<Counted> = diesel::sql_query(
+            "SELECT status AS name, count(*) AS n FROM webhook_deliveries GROUP BY status",
+        )
+        .load(&mut conn)
+        .await
+        .map_err(from_diesel)?;
+        let disabled: Counted = diesel::sql_query(
+            "SELECT 'disabled' AS name, count(*) AS n FROM webhook_endpoints WHERE NOT enabled",
+        )
+        .get_result(&mut conn)
+        .await
+        .map_err(from_diesel)?;
         drop(conn);
         Ok(StoreSnapshot {
             sends_by_status: sends.into_iter().map(|c| (c.name, count(c.n))).collect(),
@@ -96,6 +108,11 @@ impl MetricsSource for PgMetricsSource {
                 .into_iter()
                 .map(|l| (InboxId::from_uuid(l.inbox_id), l.lag))
                 .collect(),
+            webhook_deliveries_by_status: webhooks
+                .into_iter()
+                .map(|c| (c.name, count(c.n)))
+                .collect(),
+            webhook_endpoints_disabled: count(disabled.n),
             pool: self.db.usage(),
         })
     }

@@ -388,6 +388,46 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        seq -> Int8,
+        endpoint_id -> Uuid,
+        workspace_id -> Uuid,
+        event_id -> Nullable<Int8>,
+        event_type -> Text,
+        lead_id -> Nullable<Uuid>,
+        payload -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamptz>,
+        last_attempt_at -> Nullable<Timestamptz>,
+        last_status_code -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        url -> Text,
+        description -> Text,
+        event_types -> Array<Nullable<Text>>,
+        campaign_id -> Nullable<Uuid>,
+        secret -> Bytea,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        consecutive_failures -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     workspaces (id) {
         id -> Uuid,
         name -> Text,
@@ -442,6 +482,10 @@ diesel::joinable!(variants -> campaigns (campaign_id));
 diesel::joinable!(variants -> sequences (sequence_id));
 diesel::joinable!(variants -> workspaces (workspace_id));
 diesel::joinable!(warmup_state -> inboxes (inbox_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_deliveries -> workspaces (workspace_id));
+diesel::joinable!(webhook_endpoints -> campaigns (campaign_id));
+diesel::joinable!(webhook_endpoints -> workspaces (workspace_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
@@ -470,5 +514,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     variants,
     warmup_messages,
     warmup_state,
+    webhook_deliveries,
+    webhook_endpoints,
     workspaces,
 );

@@ -23,7 +23,7 @@ use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Required, ResponseBuilder, Type
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::routes::Routes;
-use crate::{blocklist, campaigns, inboxes, leads, ops, unibox, unsubscribe};
+use crate::{blocklist, campaigns, inboxes, leads, ops, unibox, unsubscribe, webhooks};
 
 /// The error envelope every failure of the API answers with.
 #[derive(Debug, ToSchema)]
@@ -86,6 +86,9 @@ pub struct StatusDto {
         leads::handlers::show, leads::handlers::delete,
         unibox::handlers::index, unibox::handlers::create, unibox::handlers::show,
         unibox::handlers::update, unibox::handlers::reply, unibox::handlers::attachment,
+        webhooks::handlers::index, webhooks::handlers::create, webhooks::handlers::show,
+        webhooks::handlers::update, webhooks::handlers::delete, webhooks::handlers::test,
+        webhooks::handlers::deliveries, webhooks::handlers::redeliver,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Extensions),
@@ -96,6 +99,7 @@ pub struct StatusDto {
         (name = "inboxes", description = "Sending mailboxes (SMTP and IMAP) and their warmup."),
         (name = "leads", description = "A campaign's leads, one by one or in bulk."),
         (name = "unibox", description = "Conversations with leads: replies across every inbox."),
+        (name = "webhooks", description = "Signed event notifications to your URLs, their delivery log and redelivery."),
         (name = "unsubscribe", description = "The public unsubscribe link put in emails (HTML, no API key)."),
         (name = "operations", description = "Health, readiness, metrics and this description (no API key)."),
     )

@@ -257,6 +257,28 @@ fn render_store(s: &StoreSnapshot, out: &mut String) {
             "reachkit_inbox_sync_lag_seconds{{inbox_id=\"{inbox}\"}} {lag}"
         );
     }
+    out.push_str(
+        "# HELP reachkit_webhook_deliveries Webhook deliveries by status, now.\n\
+         # TYPE reachkit_webhook_deliveries gauge\n",
+    );
+    for status in ["pending", "delivered", "failed"] {
+        let n = s
+            .webhook_deliveries_by_status
+            .iter()
+            .find(|(k, _)| k == status)
+            .map_or(0, |(_, n)| *n);
+        let _ = writeln!(
+            out,
+            "reachkit_webhook_deliveries{{status=\"{status}\"}} {n}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP reachkit_webhook_endpoints_disabled Webhook endpoints disabled, now.\n\
+         # TYPE reachkit_webhook_endpoints_disabled gauge\n\
+         reachkit_webhook_endpoints_disabled {}",
+        s.webhook_endpoints_disabled
+    );
     let p = s.pool;
     let _ = writeln!(
         out,

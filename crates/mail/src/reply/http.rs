@@ -4,6 +4,7 @@
 //! kind; it supports what chat-completions endpoints answer with: `Content-Length`, chunked, or
 //! a body that ends with the connection.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use mail_send::smtp::tls::build_tls_connector;
@@ -51,7 +52,9 @@ impl Url {
         } else {
             return Err(bad());
         };
-        let (authority, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
+        let (authority, path) = rest
+            .find(['/', '?'])
+            .map_or((rest, "/"), |i| rest.split_at(i));
         if authority.is_empty() || authority.contains('@') {
             return Err(bad());
         }
@@ -62,7 +65,9 @@ impl Url {
         if host.is_empty() {
             return Err(bad());
         }
-        let path = path.trim_end_matches('/');
+        // `http://host?q` asks for `/?q`.
+        let query_only = path.starts_with('?').then(|| format!("/{path}"));
+        let path = query_only.as_deref().unwrap_or(path).trim_end_matches('/');
         Ok(Self {
             tls,
             host: host.to_owned(),
@@ -93,12 +98,32 @@ pub async fn post_json(
     body: &[u8],
     timeout: Duration,
 ) -> Result<Response, HttpError> {
-    tokio::time::timeout(timeout, post(url, headers, body))
+    post_json_at(url, None, headers, body, timeout).await
+}
+
+/// [`post_json`] connecting to `addr` (an address the caller resolved and checked) instead of
+/// resolving the URL's host again; the host still names the server (`Host`, TLS SNI).
+///
+/// # Errors
+/// [`HttpError`]; a non-2xx status is a [`Response`], not an error.
+pub async fn post_json_at(
+    url: &Url,
+    addr: Option<SocketAddr>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Response, HttpError> {
+    tokio::time::timeout(timeout, post(url, addr, headers, body))
         .await
         .map_err(|_| HttpError::Timeout)?
 }
 
-async fn post(url: &Url, headers: &[(&str, &str)], body: &[u8]) -> Result<Response, HttpError> {
+async fn post(
+    url: &Url,
+    addr: Option<SocketAddr>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Response, HttpError> {
     let io = |e: std::io::Error| HttpError::Io(e.to_string());
     let mut request = format!(
         "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: {}\r\nConnection: close\r\nUser-Agent: reachkit\r\n",
@@ -115,9 +140,11 @@ async fn post(url: &Url, headers: &[(&str, &str)], body: &[u8]) -> Result<Respon
     request.push_str("\r\n");
     let mut bytes = request.into_bytes();
     bytes.extend_from_slice(body);
-    let tcp = TcpStream::connect((url.host.as_str(), url.port))
-        .await
-        .map_err(io)?;
+    let tcp = match addr {
+        Some(addr) => TcpStream::connect(addr).await,
+        None => TcpStream::connect((url.host.as_str(), url.port)).await,
+    }
+    .map_err(io)?;
     let raw = if url.tls {
         let name = ServerName::try_from(url.host.clone())
             .map_err(|_| HttpError::Url("invalid TLS server name".to_owned()))?;
@@ -237,6 +264,11 @@ mod tests {
         assert_eq!(
             (u.tls, u.host.as_str(), u.port, u.path.as_str()),
             (true, "api.example.test", 443, "/v1")
+        );
+        let u = Url::parse("http://h.test:81?k=v").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("h.test", 81, "/?k=v")
         );
         let u = Url::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!((u.tls, u.port, u.path.as_str()), (false, 8080, "/"));

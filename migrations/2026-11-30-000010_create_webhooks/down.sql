@@ -1,0 +1,14 @@
+DROP TRIGGER inboxes_webhook_error ON inboxes;
+DROP FUNCTION webhook_inbox_error();
+DROP TRIGGER conversations_webhook_label ON conversations;
+DROP FUNCTION webhook_label_changed();
+DROP TRIGGER campaign_stats_webhook_completed ON campaign_stats;
+DROP FUNCTION webhook_campaign_completed();
+DROP TRIGGER campaigns_webhook_status ON campaigns;
+DROP FUNCTION webhook_campaign_status();
+DROP TRIGGER leads_webhook_unsubscribed ON leads;
+DROP FUNCTION webhook_lead_unsubscribed();
+DROP TRIGGER events_webhook_fan_out ON events;
+DROP FUNCTION webhook_fan_out();
+DROP TABLE webhook_deliveries;
+DROP TABLE webhook_endpoints;

@@ -2,105 +2,32 @@
 //! attempt of a message is answered 500, the next 200: deliveries are retried, signed the
 //! Standard Webhooks way, kept in order per lead, and the delivery log shows the attempts.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reachkit_core::webhooks::{parse_secret, sign};
+use reachkit_testkit::binary::{self, Server, json_output, request};
 use reachkit_testkit::{TestDatabase, execute, insert_inbox};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 const BIN: &str = env!("CARGO_BIN_EXE_reachkit");
-const SECRETS_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// How long the test waits for the deliveries it expects (they take about two seconds).
 const PATIENCE: Duration = Duration::from_secs(60);
 
 fn reachkit(db: &TestDatabase) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &db.url)
-        .env("REACHKIT__SECRETS__KEY", SECRETS_KEY)
-        .env("REACHKIT__WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true")
+    let mut cmd = binary::command(BIN, &db.url, "warn");
+    cmd.env("REACHKIT__WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true")
         .env("REACHKIT__WEBHOOKS__RETRY_BASE_SECONDS", "1")
         .env("REACHKIT__WEBHOOKS__TICK_MS", "100")
-        .env("REACHKIT__SYNC__IDLE", "false")
-        .env("RUST_LOG", "warn")
-        .current_dir(std::env::temp_dir());
+        .env("REACHKIT__SYNC__IDLE", "false");
     cmd
 }
 
-fn json_output(cmd: &mut Command) -> Value {
-    let output = cmd.output().expect("run reachkit");
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON")
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(db: &TestDatabase) -> Server {
-    let mut child = reachkit(db)
-        .arg("serve")
-        .env("REACHKIT_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn reachkit serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read");
-    let Some(base) = line.trim().strip_prefix("reachkit listening on ") else {
-        let mut stderr = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            let _ = e.read_to_string(&mut stderr);
-        }
-        panic!("server did not start: {line:?} {stderr}");
-    };
-    Server {
-        base: base.to_owned(),
-        child,
-    }
-}
-
-async fn request(method: &str, url: &str, key: &str, body: Option<Value>) -> (u16, Value) {
-    let client = awc::Client::default();
-    let req = match method {
-        "GET" => client.get(url),
-        "POST" => client.post(url),
-        "PATCH" => client.patch(url),
-        other => panic!("method {other}"),
-    }
-    .insert_header(("Authorization", format!("Bearer {key}")));
-    let mut response = match body {
-        Some(body) => req.send_json(&body).await,
-        None => req.send().await,
-    }
-    .expect("request");
-    let status = response.status().as_u16();
-    let bytes = response.body().await.expect("body");
-    let json = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).expect("JSON")
-    };
-    (status, json)
+    Server::start(reachkit(db).arg("serve"))
 }
 
 /// One request the receiver got, and what it answered.
@@ -215,7 +142,7 @@ async fn webhooks_are_signed_retried_delivered_in_order_and_logged() {
     let key = key["key"].as_str().expect("key").to_owned();
     let (port, log) = receiver().await;
     let server = serve(&db);
-    let api = format!("{}/api/v1", server.base);
+    let api = server.api.clone();
 
     let (status, created) = request(
         "POST",

@@ -345,6 +345,8 @@ impl Wiring {
             Arc::new(reachkit_postgres::PgIdempotencyStore::new(self.db.clone())),
             Arc::clone(&self.clock),
         )
+        // Stored responses can hold a secret shown once (a webhook's signing secret).
+        .with_secrets(Arc::clone(&self.secrets))
     }
 
     /// The services the HTTP API drives.

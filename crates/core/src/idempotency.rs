@@ -10,6 +10,7 @@ use time::{Duration, OffsetDateTime};
 use crate::StoreError;
 use crate::clock::Clock;
 use crate::ids::WorkspaceId;
+use crate::secrets::SecretBox;
 
 /// How long a key and its response are kept.
 pub const KEY_TTL: Duration = Duration::hours(24);
@@ -102,10 +103,15 @@ pub enum IdempotencyError {
 }
 
 /// The idempotency use cases.
+///
+/// With [`IdempotencyService::with_secrets`], stored response bodies are sealed with the secret
+/// box (they can hold a secret shown once, such as a webhook's signing secret), bound to the
+/// workspace and the key.
 #[derive(Clone)]
 pub struct IdempotencyService {
     store: Arc<dyn IdempotencyStore>,
     clock: Arc<dyn Clock>,
+    secrets: Option<Arc<dyn SecretBox>>,
 }
 
 impl std::fmt::Debug for IdempotencyService {
@@ -126,6 +132,11 @@ pub fn request_hash(method: &str, path: &str, body: &[u8]) -> Vec<u8> {
     hasher.finalize().to_vec()
 }
 
+/// What a sealed response body is bound to: its workspace and key.
+fn body_aad(workspace_id: WorkspaceId, key: &str) -> Vec<u8> {
+    format!("idempotency:{workspace_id}:{key}").into_bytes()
+}
+
 /// Whether a key is acceptable: 1 to 255 visible ASCII characters (no spaces or controls).
 #[must_use]
 pub fn valid_key(key: &str) -> bool {
@@ -135,7 +146,18 @@ pub fn valid_key(key: &str) -> bool {
 impl IdempotencyService {
     #[must_use]
     pub fn new(store: Arc<dyn IdempotencyStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            secrets: None,
+        }
+    }
+
+    /// Seals the stored response bodies with `secrets` (and opens them for a replay).
+    #[must_use]
+    pub fn with_secrets(mut self, secrets: Arc<dyn SecretBox>) -> Self {
+        self.secrets = Some(secrets);
+        self
     }
 
     /// Reserves `key` for this request, or says what already holds it.
@@ -163,7 +185,22 @@ impl IdempotencyService {
             expires_at: now + KEY_TTL,
             stale_before: now - IN_FLIGHT_LEASE,
         };
-        Ok(self.store.begin(&request).await?)
+        match self.store.begin(&request).await? {
+            Begin::Replay(mut stored) => {
+                if let Some(secrets) = &self.secrets {
+                    stored.body = secrets
+                        .open(&stored.body, &body_aad(workspace_id, key))
+                        .map_err(|_| {
+                            StoreError::Other(anyhow::anyhow!(
+                                "a stored idempotent response cannot be decrypted (was \
+                                 secrets.key changed?)"
+                            ))
+                        })?;
+                }
+                Ok(Begin::Replay(stored))
+            }
+            other => Ok(other),
+        }
     }
 
     /// Records the response of a reserved key: 2xx and 4xx are kept for replay; anything else
@@ -178,7 +215,18 @@ impl IdempotencyService {
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
         if (200..500).contains(&response.status) {
-            self.store.complete(workspace_id, key, response).await
+            match &self.secrets {
+                None => self.store.complete(workspace_id, key, response).await,
+                Some(secrets) => {
+                    let sealed = StoredResponse {
+                        body: secrets
+                            .seal(&response.body, &body_aad(workspace_id, key))
+                            .map_err(|e| StoreError::Other(anyhow::Error::new(e)))?,
+                        ..response.clone()
+                    };
+                    self.store.complete(workspace_id, key, &sealed).await
+                }
+            }
         } else {
             self.store.abandon(workspace_id, key).await
         }
@@ -286,5 +334,55 @@ mod tests {
                 .await
                 .expect("finish");
         }
+    }
+
+    #[tokio::test]
+    async fn with_secrets_bodies_are_stored_sealed_and_replayed_opened() {
+        use crate::secrets::AesGcmSecretBox;
+        use std::sync::Mutex;
+
+        let secrets: Arc<dyn SecretBox> = Arc::new(
+            AesGcmSecretBox::from_base64(&AesGcmSecretBox::generate_key_base64()).expect("key"),
+        );
+        let ws = WorkspaceId::new();
+        let plain = br#"{"data":{"secret":"whsec_c2VjcmV0"}}"#.to_vec();
+        let kept: Arc<Mutex<Option<StoredResponse>>> = Arc::default();
+        let mut store = MockIdempotencyStore::new();
+        let into = Arc::clone(&kept);
+        store.expect_complete().times(1).returning(move |_, _, r| {
+            *into.lock().expect("lock") = Some(r.clone());
+            Ok(())
+        });
+        let from = Arc::clone(&kept);
+        store.expect_begin().times(2).returning(move |_| {
+            Ok(Begin::Replay(
+                from.lock().expect("lock").clone().expect("stored"),
+            ))
+        });
+        let service = service(store).with_secrets(Arc::clone(&secrets));
+        let response = StoredResponse {
+            status: 201,
+            headers: vec![],
+            body: plain.clone(),
+        };
+        service.finish(ws, "k", &response).await.expect("finish");
+        let stored = kept.lock().expect("lock").clone().expect("stored");
+        assert_ne!(stored.body, plain, "the body is not stored in the clear");
+        assert!(
+            !String::from_utf8_lossy(&stored.body).contains("whsec_"),
+            "the secret is not stored in the clear"
+        );
+        match service.begin(ws, "k", "POST", "/", b"{}").await {
+            Ok(Begin::Replay(r)) => assert_eq!(r.body, plain),
+            other => panic!("{other:?}"),
+        }
+        // Bound to the workspace and key: the same sealed bytes do not open under another.
+        let other = service
+            .begin(WorkspaceId::new(), "k", "POST", "/", b"{}")
+            .await;
+        assert!(
+            matches!(other, Err(IdempotencyError::Store(_))),
+            "{other:?}"
+        );
     }
 }

@@ -303,3 +303,97 @@ async fn metrics_are_served_in_prometheus_text_with_route_patterns_and_store_num
     }
     assert!(!text.contains("Counted"), "tenant data in metrics");
 }
+
+/// Requests waiting on a lock: how many of the server's INSERTs into the blocklist are blocked.
+async fn blocked_inserts(db: &TestDatabase) -> i64 {
+    use diesel::QueryableByName;
+    use diesel::sql_types::BigInt;
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut conn = AsyncPgConnection::establish(&db.url)
+        .await
+        .expect("connect");
+    let c: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_stat_activity \
+         WHERE wait_event_type = 'Lock' AND query ILIKE '%insert%blocklist_entries%'",
+    )
+    .get_result(&mut conn)
+    .await
+    .expect("pg_stat_activity");
+    c.n
+}
+
+#[actix_web::test]
+async fn sigterm_lets_a_request_in_flight_finish_while_new_connections_are_refused() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+    let db = database().await;
+    let key = workspace_with_key(&db, "Drain");
+    let mut server = serve(&db, &[("REACHKIT__HTTP__SHUTDOWN_TIMEOUT_SECONDS", "60")]);
+    let origin = server.origin.clone();
+    // Hold a lock that makes the next blocklist insert wait: the request stays in flight.
+    let mut locker = AsyncPgConnection::establish(&db.url)
+        .await
+        .expect("connect");
+    diesel::sql_query("BEGIN")
+        .execute(&mut locker)
+        .await
+        .expect("begin");
+    diesel::sql_query("LOCK TABLE blocklist_entries IN SHARE MODE")
+        .execute(&mut locker)
+        .await
+        .expect("lock");
+
+    let url = format!("{origin}/api/v1/blocklist");
+    let in_flight = binary::request(
+        "POST",
+        &url,
+        &key,
+        Some(json!({"email": "late@prospects.test"})),
+    );
+    let drain = async {
+        let started = std::time::Instant::now();
+        while blocked_inserts(&db).await == 0 {
+            assert!(
+                started.elapsed() < STOP_BOUND,
+                "the request never reached the database"
+            );
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let pid = server.child().id().to_string();
+        let killed = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        // The server stops accepting at once: a new connection is refused while the first
+        // request still waits on the lock.
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(origin.trim_start_matches("http://")).is_ok() {
+            assert!(
+                started.elapsed() < STOP_BOUND,
+                "the server kept accepting after SIGTERM"
+            );
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            blocked_inserts(&db).await,
+            1,
+            "the request is still in flight"
+        );
+        diesel::sql_query("COMMIT")
+            .execute(&mut locker)
+            .await
+            .expect("commit");
+    };
+    let ((status, body), ()) = tokio::join!(in_flight, drain);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["email"], "late@prospects.test", "{body}");
+    let exit = wait_at_most(server.child(), STOP_BOUND);
+    assert_eq!(exit.code(), Some(0), "{}", server.logs());
+}

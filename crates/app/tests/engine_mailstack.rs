@@ -11,10 +11,7 @@ use diesel::sql_types::Uuid as SqlUuid;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reachkit_app::wiring::Wiring;
 use reachkit_core::clock::Clock;
-use reachkit_core::engine::{EngineSettings, SendingService};
 use reachkit_core::secrets::AesGcmSecretBox;
-use reachkit_core::unsubscribe::UnsubscribeTokens;
-use reachkit_mail::smtp::{SmtpSender, SmtpSettings};
 use reachkit_testkit::mailstack::contains;
 use reachkit_testkit::{SettableClock, TestDatabase};
 use time::{Duration, OffsetDateTime};
@@ -23,20 +20,6 @@ use uuid::Uuid;
 const BIN: &str = env!("CARGO_BIN_EXE_reachkit");
 mod common;
 use common::*;
-
-fn smtp() -> Arc<SmtpSender> {
-    Arc::new(SmtpSender::new(SmtpSettings {
-        timeout: StdDuration::from_secs(20),
-        allow_invalid_certs: true,
-        helo_host: None,
-    }))
-}
-
-async fn pass(service: &SendingService, clock: &SettableClock) {
-    service.recover(clock.now()).await.expect("recover");
-    service.plan_due(clock.now()).await.expect("plan");
-    service.dispatch_due(clock.now()).await.expect("dispatch");
-}
 
 async fn stat(db: &TestDatabase, s: &Setup, column: &str) -> i64 {
     count(
@@ -80,19 +63,7 @@ async fn a_campaign_is_sent_into_the_mail_stack_threaded_unsubscribable_bounced_
     stack.set_tempfail(&slow, true).await.expect("tempfail");
     let clock = Arc::new(SettableClock::new(NOW));
     let wiring = Wiring::over(db.db.clone(), clock.clone(), secrets.clone());
-    let service = wiring.sending_with_clock(
-        smtp(),
-        UnsubscribeTokens::new(&[9; 32], "https://reach.example.com"),
-        EngineSettings {
-            min_gap_seconds: 0,
-            max_jitter_seconds: 0,
-            retry_base_seconds: 60,
-            concurrency: 2,
-            lease_seconds: 600,
-            batch_size: 50,
-        },
-        clock.clone(),
-    );
+    let service = engine(&wiring, &clock);
 
     // Step 1: Jane is mailed, the 550 recipient bounces, the 451 one waits, the blocklisted
     // lead is finished without a send.

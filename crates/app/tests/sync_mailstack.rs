@@ -12,15 +12,12 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reachkit_app::settings::ClassifierSettings;
 use reachkit_app::wiring::Wiring;
 use reachkit_core::clock::Clock;
-use reachkit_core::engine::{EngineSettings, SendingService};
 use reachkit_core::ids::InboxId;
 use reachkit_core::inboxes::{PasswordField, password_aad};
 use reachkit_core::secrets::{AesGcmSecretBox, SecretBox};
 use reachkit_core::sync::{ReplyClassifier, SyncService, SyncSettings};
-use reachkit_core::unsubscribe::UnsubscribeTokens;
 use reachkit_domain::label::ReplyLabel;
 use reachkit_mail::imap::{ImapReader, ImapSettings, MailAnalyzer};
-use reachkit_mail::smtp::{SmtpSender, SmtpSettings};
 use reachkit_testkit::mailstack::MailStack;
 use reachkit_testkit::{SettableClock, TestDatabase};
 use time::Duration;
@@ -28,12 +25,6 @@ use uuid::Uuid;
 
 mod common;
 use common::*;
-
-async fn pass(service: &SendingService, clock: &SettableClock) {
-    service.recover(clock.now()).await.expect("recover");
-    service.plan_due(clock.now()).await.expect("plan");
-    service.dispatch_due(clock.now()).await.expect("dispatch");
-}
 
 /// Labels "interested" when the text says so, else neutral (the real classifier is the unibox's).
 struct KeywordClassifier;
@@ -142,23 +133,7 @@ async fn replies_bounces_and_auto_replies_read_over_imap_stop_mark_and_label_lea
 
     let clock = Arc::new(SettableClock::new(NOW));
     let wiring = Wiring::over(db.db.clone(), clock.clone(), secrets.clone());
-    let sending = wiring.sending_with_clock(
-        Arc::new(SmtpSender::new(SmtpSettings {
-            timeout: StdDuration::from_secs(20),
-            allow_invalid_certs: true,
-            helo_host: None,
-        })),
-        UnsubscribeTokens::new(&[9; 32], "https://reach.example.com"),
-        EngineSettings {
-            min_gap_seconds: 0,
-            max_jitter_seconds: 0,
-            retry_base_seconds: 60,
-            concurrency: 2,
-            lease_seconds: 600,
-            batch_size: 50,
-        },
-        clock.clone(),
-    );
+    let sending = engine(&wiring, &clock);
     pass(&sending, &clock).await;
     assert_eq!(
         count(&db, "SELECT count(*) AS n FROM sends WHERE status = 'sent'").await,
@@ -418,23 +393,7 @@ async fn the_configured_remote_classifier_labels_replies_read_over_imap_and_the_
     }
     let clock = Arc::new(SettableClock::new(NOW));
     let wiring = Wiring::over(db.db.clone(), clock.clone(), secrets.clone());
-    let sending = wiring.sending_with_clock(
-        Arc::new(SmtpSender::new(SmtpSettings {
-            timeout: StdDuration::from_secs(20),
-            allow_invalid_certs: true,
-            helo_host: None,
-        })),
-        UnsubscribeTokens::new(&[9; 32], "https://reach.example.com"),
-        EngineSettings {
-            min_gap_seconds: 0,
-            max_jitter_seconds: 0,
-            retry_base_seconds: 60,
-            concurrency: 2,
-            lease_seconds: 600,
-            batch_size: 50,
-        },
-        clock.clone(),
-    );
+    let sending = engine(&wiring, &clock);
     pass(&sending, &clock).await;
     // Both say they are interested: the built-in rules read "interested"; the model answers
     // Ada's with meeting_requested, Bob's request fails (500).
@@ -517,23 +476,7 @@ async fn with_imap_idle_a_reply_is_synced_without_waiting_for_the_next_poll_and_
     lead(&db, &s, &ada, NOW - Duration::hours(1)).await;
     let clock = Arc::new(SettableClock::new(NOW));
     let wiring = Wiring::over(db.db.clone(), clock.clone(), secrets.clone());
-    let sending = wiring.sending_with_clock(
-        Arc::new(SmtpSender::new(SmtpSettings {
-            timeout: StdDuration::from_secs(20),
-            allow_invalid_certs: true,
-            helo_host: None,
-        })),
-        UnsubscribeTokens::new(&[9; 32], "https://reach.example.com"),
-        EngineSettings {
-            min_gap_seconds: 0,
-            max_jitter_seconds: 0,
-            retry_base_seconds: 60,
-            concurrency: 2,
-            lease_seconds: 600,
-            batch_size: 50,
-        },
-        clock.clone(),
-    );
+    let sending = engine(&wiring, &clock);
     pass(&sending, &clock).await;
     let ada_mid = message_id(&db, &ada, 1).await;
 

@@ -2,18 +2,24 @@
 //! (engine_mailstack.rs, sync_mailstack.rs): a database, a workspace, a campaign open now,
 //! inboxes on the stack, leads, and small SQL helpers.
 
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bytea, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use reachkit_app::wiring::Wiring;
+use reachkit_core::clock::Clock;
+use reachkit_core::engine::{EngineSettings, SendingService};
 use reachkit_core::ids::{InboxId, WorkspaceId};
 use reachkit_core::inboxes::{PasswordField, password_aad};
 use reachkit_core::secrets::{AesGcmSecretBox, SecretBox};
+use reachkit_core::unsubscribe::UnsubscribeTokens;
 use reachkit_core::workspaces::{Workspace, WorkspaceRepository};
+use reachkit_mail::smtp::{SmtpSender, SmtpSettings};
 use reachkit_postgres::PgWorkspaceRepository;
 use reachkit_testkit::mailstack::MailStack;
-use reachkit_testkit::{TestDatabase, execute, insert_inbox};
+use reachkit_testkit::{SettableClock, TestDatabase, execute, insert_inbox};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use uuid::Uuid;
@@ -240,4 +246,33 @@ pub async fn lead(db: &TestDatabase, s: &Setup, email: &str, created: OffsetDate
         ),
     )
     .await;
+}
+
+/// The sending engine over real SMTP (the stack's self-signed certificate accepted), with no gap
+/// or jitter between sends, on `clock`.
+pub fn engine(wiring: &Wiring, clock: &Arc<SettableClock>) -> SendingService {
+    wiring.sending_with_clock(
+        Arc::new(SmtpSender::new(SmtpSettings {
+            timeout: StdDuration::from_secs(20),
+            allow_invalid_certs: true,
+            helo_host: None,
+        })),
+        UnsubscribeTokens::new(&[9; 32], "https://reach.example.com"),
+        EngineSettings {
+            min_gap_seconds: 0,
+            max_jitter_seconds: 0,
+            retry_base_seconds: 60,
+            concurrency: 2,
+            lease_seconds: 600,
+            batch_size: 50,
+        },
+        clock.clone(),
+    )
+}
+
+/// One engine pass at the clock's time: recover, plan, dispatch.
+pub async fn pass(service: &SendingService, clock: &SettableClock) {
+    service.recover(clock.now()).await.expect("recover");
+    service.plan_due(clock.now()).await.expect("plan");
+    service.dispatch_due(clock.now()).await.expect("dispatch");
 }
